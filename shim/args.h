@@ -1,0 +1,42 @@
+/* runc's command line, as dockerd/containerd and people send it:
+ *   runwarden [GLOBAL...] VERB [OPTION...] [ID] [MORE...]
+ * Flags take Go's forms: --f v, --f=v, -f v, -f=v. runtimeArgs from
+ * daemon.json (runsc's --network=none, --platform ptrace) come before --root
+ * and are only looked at, never changed: argv reaches the delegate as is. */
+#ifndef RW_ARGS_H
+#define RW_ARGS_H
+
+#include <stdbool.h>
+#include "shim/error.h"
+
+enum rw_verb {
+	VERB_NONE, VERB_CREATE, VERB_RUN, VERB_START, VERB_EXEC, VERB_KILL, VERB_DELETE,
+	VERB_STATE, VERB_PS, VERB_PAUSE, VERB_RESUME, VERB_UPDATE, VERB_EVENTS,
+	VERB_LIST, VERB_FEATURES, VERB_SPEC, VERB_CHECKPOINT, VERB_RESTORE,
+};
+
+struct rw_cmdline {
+	int argc;
+	char **argv;
+	/* global flags */
+	const char *root, *log, *log_format;
+	bool version, help;
+	/* verb */
+	enum rw_verb verb;
+	const char *verb_name;
+	int verb_index;           /* argv index of the verb, 0 if none */
+	/* verb options */
+	const char *id;
+	const char *bundle;       /* create, run, restore */
+	const char *process;      /* exec --process */
+	const char *resources;    /* update --resources */
+	bool force, detach, keep;
+};
+
+/* Fills cl from argv (pointers into argv). Fails on a missing flag value,
+ * an unknown verb or a missing or invalid container id. */
+int rw_parse_cmdline(int argc, char **argv, struct rw_cmdline *cl, rw_error_t *err);
+/* runc's rule for ids: [A-Za-z0-9_+.-]+, not "." or "..". */
+bool rw_valid_id(const char *id);
+
+#endif

@@ -1,0 +1,115 @@
+#include "config.h"
+#include "shim/rewrite.h"
+#include "shim/fileio.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Records what runwarden decided; later issues put the policy stages before it. */
+static int stage_annotate(const struct rw_ctx *ctx, struct json *spec, bool *changed, rw_error_t *err)
+{
+	struct json *ann = json_get_object(spec, "annotations", err);
+
+	if (ann == NULL)
+		return rw_error_prefix(err, "config.json");
+	if (json_set(ann, "org.runwarden.delegate", json_new_string(ctx->delegate->name), err) < 0 ||
+	    json_set(ann, "org.runwarden.version", json_new_string(PACKAGE_VERSION), err) < 0)
+		return -1;
+	*changed = true;
+	return 0;
+}
+
+static const struct rw_stage stages[] = {
+	{ "annotate", DOC_SPEC, stage_annotate },
+};
+
+static const char *doc_name(enum rw_doc doc)
+{
+	return doc == DOC_SPEC ? "config.json" : doc == DOC_PROCESS ? "process" : "resources";
+}
+
+int rw_run_stages(const struct rw_ctx *ctx, enum rw_doc doc, struct json *tree, bool *changed,
+		  rw_error_t *err)
+{
+	size_t i;
+
+	if (tree->type != JSON_OBJECT)
+		return rw_error(err, 0, "%s: the top level must be a JSON object", doc_name(doc));
+	for (i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
+		if (stages[i].doc == doc && stages[i].fn(ctx, tree, changed, err) < 0)
+			return -1;
+	return 0;
+}
+
+int rw_rewrite_file(const struct rw_ctx *ctx, enum rw_doc doc, const char *path, rw_error_t *err)
+{
+	cleanup_free char *buf = NULL;
+	cleanup_json struct json *tree = NULL;
+	struct json_buf out = { 0 };
+	struct stat st;
+	bool changed = false;
+	size_t len;
+	int r;
+
+	if (rw_read_file(path, RW_MAX_DOCUMENT, &buf, &len, err) < 0 ||
+	    json_parse(buf, len, 0, path, &tree, err) < 0 ||
+	    rw_run_stages(ctx, doc, tree, &changed, err) < 0)
+		return -1;
+	if (!changed)
+		return 0;
+	if (stat(path, &st) < 0)
+		return rw_error(err, errno, "stat %s", path);
+	if (json_emit(tree, &out, err) < 0)
+		r = -1;
+	else
+		r = rw_write_file_atomic(path, out.p, out.len, st.st_mode & 07777, st.st_uid, st.st_gid, err);
+	free(out.p);
+	return r;
+}
+
+int rw_rewrite_stdin(const struct rw_ctx *ctx, enum rw_doc doc, rw_error_t *err)
+{
+	cleanup_free char *buf = NULL;
+	cleanup_json struct json *tree = NULL;
+	cleanup_close int fd = -1;
+	struct json_buf out = { 0 };
+	bool changed = false;
+	size_t len, off = 0;
+
+	if (rw_read_fd(0, "stdin", RW_MAX_DOCUMENT, &buf, &len, err) < 0 ||
+	    json_parse(buf, len, 0, "stdin", &tree, err) < 0 ||
+	    rw_run_stages(ctx, doc, tree, &changed, err) < 0)
+		return -1;
+	/* stdin is consumed: hand the delegate the (possibly rewritten) document on a
+	 * memfd at fd 0, so argv stays exactly what the caller sent ("-"). */
+	fd = memfd_create("runwarden-stdin", MFD_CLOEXEC);
+	if (fd < 0)
+		return rw_error(err, errno, "memfd_create");
+	if (changed) {
+		if (json_emit(tree, &out, err) < 0) {
+			free(out.p);
+			return -1;
+		}
+	}
+	{
+		const char *p = changed ? out.p : buf;
+		size_t n = changed ? out.len : len;
+		while (off < n) {
+			ssize_t w = write(fd, p + off, n - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				free(out.p);
+				return rw_error(err, errno, "write memfd");
+			}
+			off += (size_t)w;
+		}
+	}
+	free(out.p);
+	if (lseek(fd, 0, SEEK_SET) < 0 || dup2(fd, 0) < 0)
+		return rw_error(err, errno, "stdin for the delegate");
+	return 0;
+}

@@ -1,0 +1,35 @@
+# Shared by the bats suites. make check exports RUNWARDEN (the binary under
+# test), RUNWARDEN_SRCDIR and RUNWARDEN_BUILDDIR; by hand, set them yourself.
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+: "${RUNWARDEN:?set RUNWARDEN to the runwarden binary}"
+: "${RUNWARDEN_SRCDIR:?set RUNWARDEN_SRCDIR to the source tree}"
+MKBUNDLE="$RUNWARDEN_SRCDIR/tests/helpers/mkbundle"
+
+require_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+}
+
+# A per-test scratch directory under the bats temp dir (removed by bats).
+scratch() {
+	mktemp -d "${BATS_TEST_TMPDIR:-${BATS_TMPDIR:-/tmp}}/rw.XXXXXX"
+}
+
+# write_policy FILE JSON: a policy for RUNWARDEN_POLICY.
+write_policy() {
+	printf '%s\n' "$2" > "$1"
+}
+
+# A canonical form of a JSON file that keeps key order, duplicate keys and
+# exact integers (jq 1.6 would round integers beyond 2^53): compare two files.
+json_equal() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+def load(p):
+    with open(p, 'rb') as f:
+        return json.loads(f.read().decode('utf-8'), object_pairs_hook=lambda kv: ('obj', kv))
+a, b = load(sys.argv[1]), load(sys.argv[2])
+sys.exit(0 if a == b else 1)
+PY
+}

@@ -1,0 +1,332 @@
+# shellcheck shell=bash
+# Helpers for tests/docker.bats: a private containerd + dockerd pair that
+# registers $RUNWARDEN as the default runtime, and a teardown that leaves the
+# host as it was found (no daemons, shims, container processes, mounts,
+# cgroups, links or files outside the test's temporary directory).
+#
+# Everything the daemons write lives under one `mktemp -d` directory ($RW_T),
+# except what dockerd 20.10 / containerd 1.6 hard-code and this file cleans up:
+#   /run/docker/plugins    dockerd's plugin exec root (not derived from --exec-root)
+#   /run/containerd/s/*    containerd 1.6's shim sockets (not derived from state)
+#   /sys/fs/cgroup/*/$RW_CGPARENT  container cgroups (--cgroup-parent)
+#
+# Output: nothing on stdout (the file runs under automake's TAP driver);
+# diagnostics go to stderr, which bats shows for a failing setup/test.
+
+RW_DOCKER=/usr/bin/docker       # the Debian 20.10 client, not /usr/local/bin/docker
+RW_DOCKERD=/usr/sbin/dockerd
+RW_CONTAINERD=/usr/bin/containerd
+RW_DAEMON_PATH=/usr/sbin:/usr/bin:/sbin:/bin
+RW_IMAGE=rwtest/busybox:latest
+RW_DEFAULT_POLICY='{"delegate":"runc"}'
+
+# Why the docker tests cannot run here, or nothing.
+docker_missing_prereq() {
+	[ "$(id -u)" = 0 ] || { echo "needs root"; return; }
+	[ -x "$RW_DOCKERD" ] || { echo "dockerd not installed ($RW_DOCKERD)"; return; }
+	[ -x "$RW_DOCKER" ] || { echo "docker client not installed ($RW_DOCKER)"; return; }
+	[ -x "$RW_CONTAINERD" ] || { echo "containerd not installed ($RW_CONTAINERD)"; return; }
+	command -v containerd-shim-runc-v2 >/dev/null ||
+		{ echo "containerd-shim-runc-v2 not installed"; return; }
+	[ -x /usr/sbin/runc ] || command -v runc >/dev/null || { echo "runc not installed"; return; }
+	command -v busybox >/dev/null || { echo "busybox not installed"; return; }
+	command -v jq >/dev/null || { echo "jq not installed"; return; }
+	[ -n "${RUNWARDEN:-}" ] || { echo "RUNWARDEN is not set"; return; }
+	[ -x "$RUNWARDEN" ] || { echo "RUNWARDEN=$RUNWARDEN is not executable"; return; }
+	[ -n "${RUNWARDEN_SRCDIR:-}" ] || { echo "RUNWARDEN_SRCDIR is not set"; return; }
+	[ -x "$RUNWARDEN_SRCDIR/tests/helpers/mkbundle" ] ||
+		{ echo "$RUNWARDEN_SRCDIR/tests/helpers/mkbundle missing"; return; }
+	[ -d /sys/fs/cgroup ] || { echo "no /sys/fs/cgroup"; return; }
+	if pgrep -x dockerd >/dev/null || pgrep -x containerd >/dev/null; then
+		# Not a prerequisite as such, but the leak checks in teardown
+		# cannot tell ours from theirs.
+		echo "a dockerd or containerd is already running on this host"
+		return
+	fi
+}
+
+# docker CLI against the private daemon.
+dk() {
+	"$RW_DOCKER" -H "unix://$RW_DOCKER_SOCK" "$@"
+}
+
+# Write the policy file atomically (runwarden re-reads it on every call).
+set_policy() {
+	printf '%s\n' "$1" > "$RW_POLICY.tmp" && mv -f "$RW_POLICY.tmp" "$RW_POLICY"
+}
+
+restore_policy() {
+	[ -n "${RW_POLICY:-}" ] && set_policy "$RW_DEFAULT_POLICY"
+}
+
+# The bundle containerd made for a container (moby namespace).
+bundle_dir() {
+	echo "$RW_CTRD_STATE/io.containerd.runtime.v2.task/moby/$1"
+}
+
+# wait_for SECONDS CMD...: poll CMD every 0.2s until it succeeds.
+wait_for() {
+	local t=$(($1 * 5)); shift
+	while [ "$t" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+		t=$((t - 1))
+	done
+	"$@"
+}
+
+_rw_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+
+# Is PID still the process we started (not a recycled pid)?
+_rw_is() { # PID COMM
+	[ -n "$1" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
+}
+
+# Write the daemons' configuration and start them. Sets and exports RW_* vars.
+docker_start() {
+	RW_T=$(mktemp -d /tmp/rwd.XXXXXX) || return 1
+	chmod 700 "$RW_T"
+	export RW_T
+	export RW_CTRD_SOCK=$RW_T/c.sock
+	export RW_CTRD_ROOT=$RW_T/ctrd/root
+	export RW_CTRD_STATE=$RW_T/ctrd/state
+	export RW_DOCKER_SOCK=$RW_T/d.sock
+	export RW_DATA_ROOT=$RW_T/docker/data
+	export RW_EXEC_ROOT=$RW_T/docker/exec
+	export RW_POLICY=$RW_T/policy.json
+	export RW_CGPARENT=rwtest-$$
+	export RW_IMAGE
+	export DOCKER_CONFIG=$RW_T/client   # keep the client off ~/.docker
+	mkdir -p "$RW_CTRD_ROOT" "$RW_CTRD_STATE" "$RW_DATA_ROOT" "$RW_EXEC_ROOT" \
+		"$DOCKER_CONFIG" "$RW_T/ctrd/opt"
+
+	# Remember what existed before, so teardown removes only what we made.
+	RW_HAD_RUN_DOCKER=no; [ -e /run/docker ] && RW_HAD_RUN_DOCKER=yes
+	RW_HAD_RUN_CONTAINERD=no; [ -e /run/containerd ] && RW_HAD_RUN_CONTAINERD=yes
+	RW_HAD_ETC_KEY=no; [ -e /etc/docker/key.json ] && RW_HAD_ETC_KEY=yes
+	export RW_HAD_RUN_DOCKER RW_HAD_RUN_CONTAINERD RW_HAD_ETC_KEY
+	ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' \
+		> "$RW_T/links.before"
+
+	set_policy "$RW_DEFAULT_POLICY"
+
+	cat > "$RW_T/containerd.toml" <<-EOF
+	version = 2
+	root = "$RW_CTRD_ROOT"
+	state = "$RW_CTRD_STATE"
+	disabled_plugins = ["io.containerd.grpc.v1.cri"]
+	[grpc]
+	  address = "$RW_CTRD_SOCK"
+	[debug]
+	  address = ""
+	  level = "debug"
+	[metrics]
+	  address = ""
+	[plugins."io.containerd.internal.v1.opt"]
+	  path = "$RW_T/ctrd/opt"
+	EOF
+
+	cat > "$RW_T/daemon.json" <<-EOF
+	{
+	  "runtimes": { "runwarden": { "path": "$RUNWARDEN" } },
+	  "default-runtime": "runwarden",
+	  "exec-opts": ["native.cgroupdriver=cgroupfs"],
+	  "cgroup-parent": "/$RW_CGPARENT",
+	  "storage-driver": "overlay2",
+	  "iptables": false,
+	  "ip6tables": false,
+	  "ip-masq": false,
+	  "ip-forward": false,
+	  "bridge": "none",
+	  "userland-proxy": false,
+	  "live-restore": false,
+	  "debug": true
+	}
+	EOF
+
+	# fd 3 is bats' TAP channel: daemons must not hold it open.
+	env -i PATH="$RW_DAEMON_PATH" HOME="$RW_T" RUNWARDEN_POLICY="$RW_POLICY" \
+		"$RW_CONTAINERD" --config "$RW_T/containerd.toml" \
+		</dev/null >"$RW_T/containerd.log" 2>&1 3>&- &
+	export RW_CTRD_PID=$!
+	echo "$RW_CTRD_PID" > "$RW_T/containerd.pid"
+	if ! wait_for 30 _rw_sock_ready "$RW_CTRD_SOCK" "$RW_CTRD_PID"; then
+		echo "containerd did not come up; log:" >&2
+		tail -n 40 "$RW_T/containerd.log" >&2
+		return 1
+	fi
+
+	env -i PATH="$RW_DAEMON_PATH" HOME="$RW_T" RUNWARDEN_POLICY="$RW_POLICY" \
+		"$RW_DOCKERD" --config-file "$RW_T/daemon.json" \
+		--data-root "$RW_DATA_ROOT" --exec-root "$RW_EXEC_ROOT" \
+		--pidfile "$RW_T/dockerd.pid" -H "unix://$RW_DOCKER_SOCK" \
+		--containerd "$RW_CTRD_SOCK" \
+		</dev/null >"$RW_T/dockerd.log" 2>&1 3>&- &
+	export RW_DOCKERD_PID=$!
+	if ! wait_for 60 _rw_docker_ready; then
+		echo "dockerd did not come up; log:" >&2
+		tail -n 40 "$RW_T/dockerd.log" >&2
+		return 1
+	fi
+}
+
+_rw_sock_ready() { # SOCK PID
+	_rw_alive "$2" || { echo "pid $2 exited" >&2; return 0; }
+	[ -S "$1" ]
+}
+
+_rw_docker_ready() {
+	_rw_alive "$RW_DOCKERD_PID" || { echo "dockerd exited" >&2; return 1; }
+	dk version --format '{{.Server.Version}}' >/dev/null 2>&1
+}
+
+# Make the busybox image from mkbundle's rootfs.
+docker_import_busybox() {
+	"$RUNWARDEN_SRCDIR/tests/helpers/mkbundle" "$RW_T/bundle" >/dev/null &&
+	tar -C "$RW_T/bundle/rootfs" -cf "$RW_T/rootfs.tar" . &&
+	dk import "$RW_T/rootfs.tar" "$RW_IMAGE" >/dev/null
+}
+
+# TERM PID, wait up to SECONDS for it to go, then KILL it.
+_rw_stop_pid() { # PID COMM SECONDS
+	local pid=$1 comm=$2 t=$(($3 * 5))
+	_rw_is "$pid" "$comm" || return 0
+	kill -TERM "$pid" 2>/dev/null
+	while [ "$t" -gt 0 ] && _rw_is "$pid" "$comm"; do
+		sleep 0.2; t=$((t - 1))
+	done
+	if _rw_is "$pid" "$comm"; then
+		echo "$comm ($pid) ignored TERM; killing" >&2
+		kill -KILL "$pid" 2>/dev/null
+		sleep 0.5
+	fi
+	# Reap it if it is our child (it is, when started in this shell).
+	wait "$pid" 2>/dev/null || true
+}
+
+# Shims that talk to our containerd (found by their -address argument).
+_rw_our_shims() {
+	local p
+	for p in /proc/[0-9]*; do
+		case "$(cat "$p/comm" 2>/dev/null)" in containerd-shim*) ;; *) continue ;; esac
+		tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "$RW_CTRD_SOCK" &&
+			echo "${p#/proc/}"
+	done
+}
+
+# Every process still in one of our cgroups (container processes whose shim
+# died): thaw them, then kill them.
+_rw_kill_cgroup_procs() {
+	local d f
+	[ -n "${RW_CGPARENT:-}" ] || return 0
+	for d in /sys/fs/cgroup/*/"$RW_CGPARENT"; do
+		[ -d "$d" ] || continue
+		find "$d" -name freezer.state 2>/dev/null | while read -r f; do
+			echo THAWED > "$f" 2>/dev/null
+		done
+		find "$d" \( -name cgroup.procs -o -name tasks \) 2>/dev/null |
+			while read -r f; do
+				xargs -r kill -KILL < "$f" 2>/dev/null
+			done
+	done
+}
+
+_rw_remove_cgroups() {
+	local d
+	[ -n "${RW_CGPARENT:-}" ] || return 0
+	for d in /sys/fs/cgroup/*/"$RW_CGPARENT"; do
+		[ -d "$d" ] || continue
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -d "$d" ] && echo "could not remove cgroup $d" >&2
+	done
+	return 0
+}
+
+# Mount points at or under DIR, deepest first (field 5 of mountinfo,
+# with \040-style escapes decoded).
+_rw_mounts_under() {
+	awk -v d="$1" '{
+		m = $5
+		gsub(/\\040/, " ", m); gsub(/\\011/, "\t", m)
+		gsub(/\\012/, "\n", m); gsub(/\\134/, "\\", m)
+		if (m == d || index(m, d "/") == 1) print length(m) " " m
+	}' /proc/self/mountinfo | sort -rn | cut -d' ' -f2- | uniq
+}
+
+_rw_unmount_under() {
+	local m i
+	for i in 1 2 3; do
+		_rw_mounts_under "$1" | while IFS= read -r m; do
+			umount "$m" 2>/dev/null || umount -R "$m" 2>/dev/null ||
+				umount -l "$m" 2>/dev/null
+		done
+		[ -z "$(_rw_mounts_under "$1")" ] && return 0
+		sleep 0.5
+	done
+	echo "mounts left under $1:" >&2
+	_rw_mounts_under "$1" >&2
+	return 1
+}
+
+# Remove DIR if this run created it, after unmounting what is under it.
+_rw_remove_created_dir() { # DIR HAD
+	[ "$2" = no ] && [ -e "$1" ] || return 0
+	_rw_unmount_under "$1"
+	rm -rf --one-file-system "$1"
+}
+
+# Remove everything docker_start made. Safe to call after a partial start.
+docker_stop() {
+	local p
+	[ -n "${RW_T:-}" ] && [ -d "$RW_T" ] || return 0
+
+	if _rw_is "${RW_DOCKERD_PID:-}" dockerd; then
+		# Containers first, while dockerd still works.
+		local ids
+		ids=$(timeout 60 "$RW_DOCKER" -H "unix://$RW_DOCKER_SOCK" ps -aq 2>/dev/null)
+		if [ -n "$ids" ]; then
+			# shellcheck disable=SC2086
+			timeout 60 "$RW_DOCKER" -H "unix://$RW_DOCKER_SOCK" rm -f $ids >/dev/null 2>&1
+		fi
+	fi
+	_rw_stop_pid "${RW_DOCKERD_PID:-}" dockerd 30
+	_rw_stop_pid "${RW_CTRD_PID:-}" containerd 20
+
+	# Anything that outlived the daemons: shims, then container processes.
+	for p in $(_rw_our_shims); do
+		_rw_stop_pid "$p" "$(cat "/proc/$p/comm" 2>/dev/null)" 5
+	done
+	_rw_kill_cgroup_procs
+	sleep 0.2
+
+	_rw_unmount_under "$RW_T"
+	_rw_remove_cgroups
+
+	# Links this run created (only docker-made names; bridge is "none", so
+	# normally there are none).
+	if [ -f "$RW_T/links.before" ]; then
+		ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
+		while read -r p; do
+			case "$p" in docker0|br-*|veth*|rwbr*) ;; *) continue ;; esac
+			grep -qxF "$p" "$RW_T/links.before" || ip link del "$p" 2>/dev/null
+		done
+	fi
+
+	# Hard-coded paths outside $RW_T (see the top of this file).
+	_rw_remove_created_dir /run/docker "${RW_HAD_RUN_DOCKER:-yes}"
+	if [ "${RW_HAD_RUN_CONTAINERD:-yes}" = no ]; then
+		_rw_remove_created_dir /run/containerd no
+	elif [ -d /run/containerd/s ]; then
+		# Only our shims' sockets: containerd names them by a hash we cannot
+		# recompute cheaply, so remove sockets no process has open.
+		:
+	fi
+	[ "${RW_HAD_ETC_KEY:-yes}" = no ] && rm -f /etc/docker/key.json
+
+	if _rw_unmount_under "$RW_T"; then
+		rm -rf --one-file-system "$RW_T"
+	else
+		echo "left $RW_T in place: it still has mounts" >&2
+		return 1
+	fi
+}
