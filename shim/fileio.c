@@ -56,7 +56,9 @@ int rw_read_fd(int fd, const char *name, size_t max, char **out, size_t *len, rw
 
 int rw_read_file(const char *path, size_t max, char **out, size_t *len, rw_error_t *err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO planted as config.json must not hang the runtime;
+	 * it is refused below as not a regular file. */
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 
 	if (fd < 0)

@@ -8,6 +8,7 @@
 # except what dockerd 20.10 / containerd 1.6 hard-code and this file cleans up:
 #   /run/docker/plugins    dockerd's plugin exec root (not derived from --exec-root)
 #   /run/containerd/s/*    containerd 1.6's shim sockets (not derived from state)
+#                          (both removed only if they did not exist before)
 #   /sys/fs/cgroup/*/$RW_CGPARENT  container cgroups (--cgroup-parent)
 #
 # Output: nothing on stdout (the file runs under automake's TAP driver);
@@ -37,12 +38,6 @@ docker_missing_prereq() {
 	[ -x "$RUNWARDEN_SRCDIR/tests/helpers/mkbundle" ] ||
 		{ echo "$RUNWARDEN_SRCDIR/tests/helpers/mkbundle missing"; return; }
 	[ -d /sys/fs/cgroup ] || { echo "no /sys/fs/cgroup"; return; }
-	if pgrep -x dockerd >/dev/null || pgrep -x containerd >/dev/null; then
-		# Not a prerequisite as such, but the leak checks in teardown
-		# cannot tell ours from theirs.
-		echo "a dockerd or containerd is already running on this host"
-		return
-	fi
 }
 
 # docker CLI against the private daemon.
@@ -64,7 +59,7 @@ bundle_dir() {
 	echo "$RW_CTRD_STATE/io.containerd.runtime.v2.task/moby/$1"
 }
 
-# wait_for SECONDS CMD...: poll CMD every 0.2s until it succeeds.
+# wait_for SECONDS CMD...: poll CMD (quietly) every 0.2s until it succeeds.
 wait_for() {
 	local t=$(($1 * 5)); shift
 	while [ "$t" -gt 0 ]; do
@@ -72,7 +67,7 @@ wait_for() {
 		sleep 0.2
 		t=$((t - 1))
 	done
-	"$@"
+	"$@" >/dev/null 2>&1
 }
 
 _rw_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
@@ -140,6 +135,7 @@ docker_start() {
 	  "bridge": "none",
 	  "userland-proxy": false,
 	  "live-restore": false,
+	  "deprecated-key-path": "$RW_T/docker/key.json",
 	  "debug": true
 	}
 	EOF
@@ -150,7 +146,8 @@ docker_start() {
 		</dev/null >"$RW_T/containerd.log" 2>&1 3>&- &
 	export RW_CTRD_PID=$!
 	echo "$RW_CTRD_PID" > "$RW_T/containerd.pid"
-	if ! wait_for 30 _rw_sock_ready "$RW_CTRD_SOCK" "$RW_CTRD_PID"; then
+	wait_for 30 _rw_ctrd_ready || true
+	if ! _rw_alive "$RW_CTRD_PID" || ! _rw_ctrd_ready; then
 		echo "containerd did not come up; log:" >&2
 		tail -n 40 "$RW_T/containerd.log" >&2
 		return 1
@@ -163,20 +160,24 @@ docker_start() {
 		--containerd "$RW_CTRD_SOCK" \
 		</dev/null >"$RW_T/dockerd.log" 2>&1 3>&- &
 	export RW_DOCKERD_PID=$!
-	if ! wait_for 60 _rw_docker_ready; then
+	wait_for 60 _rw_docker_ready || true
+	if ! _rw_alive "$RW_DOCKERD_PID" || ! _rw_docker_ready; then
 		echo "dockerd did not come up; log:" >&2
 		tail -n 40 "$RW_T/dockerd.log" >&2
 		return 1
 	fi
 }
 
-_rw_sock_ready() { # SOCK PID
-	_rw_alive "$2" || { echo "pid $2 exited" >&2; return 0; }
-	[ -S "$1" ]
+_rw_ctrd_ready() {
+	_rw_alive "$RW_CTRD_PID" || return 0   # dead: stop waiting
+	[ -S "$RW_CTRD_SOCK" ] || return 1
+	if command -v ctr >/dev/null; then
+		ctr --address "$RW_CTRD_SOCK" version >/dev/null 2>&1
+	fi
 }
 
 _rw_docker_ready() {
-	_rw_alive "$RW_DOCKERD_PID" || { echo "dockerd exited" >&2; return 1; }
+	_rw_alive "$RW_DOCKERD_PID" || return 0
 	dk version --format '{{.Server.Version}}' >/dev/null 2>&1
 }
 
@@ -254,8 +255,8 @@ _rw_mounts_under() {
 }
 
 _rw_unmount_under() {
-	local m i
-	for i in 1 2 3; do
+	local m
+	for _ in 1 2 3; do
 		_rw_mounts_under "$1" | while IFS= read -r m; do
 			umount "$m" 2>/dev/null || umount -R "$m" 2>/dev/null ||
 				umount -l "$m" 2>/dev/null
@@ -314,19 +315,51 @@ docker_stop() {
 
 	# Hard-coded paths outside $RW_T (see the top of this file).
 	_rw_remove_created_dir /run/docker "${RW_HAD_RUN_DOCKER:-yes}"
-	if [ "${RW_HAD_RUN_CONTAINERD:-yes}" = no ]; then
-		_rw_remove_created_dir /run/containerd no
-	elif [ -d /run/containerd/s ]; then
-		# Only our shims' sockets: containerd names them by a hash we cannot
-		# recompute cheaply, so remove sockets no process has open.
-		:
-	fi
+	_rw_remove_created_dir /run/containerd "${RW_HAD_RUN_CONTAINERD:-yes}"
+	# daemon.json moves the trust key into $RW_T; this is a safety net.
 	[ "${RW_HAD_ETC_KEY:-yes}" = no ] && rm -f /etc/docker/key.json
 
 	if _rw_unmount_under "$RW_T"; then
 		rm -rf --one-file-system "$RW_T"
 	else
 		echo "left $RW_T in place: it still has mounts" >&2
-		return 1
 	fi
+	_rw_wait_zombie_shims
+	docker_leaks
+}
+
+# Exited shims are reparented to PID 1, which may reap them a little later;
+# give it a bounded moment so no containerd-shim entry outlives the run.
+_rw_zombie_shims() {
+	# shellcheck disable=SC2009
+	ps -eo stat=,comm= 2>/dev/null | grep -q '^Z.* containerd-shim'
+}
+_rw_wait_zombie_shims() {
+	local t=50
+	while [ "$t" -gt 0 ] && _rw_zombie_shims; do
+		sleep 0.2; t=$((t - 1))
+	done
+	return 0
+}
+
+# Report (on stderr) and fail on anything docker_stop should have removed.
+docker_leaks() {
+	local bad=0 d
+	_rw_is "${RW_DOCKERD_PID:-}" dockerd && { echo "leak: dockerd $RW_DOCKERD_PID" >&2; bad=1; }
+	_rw_is "${RW_CTRD_PID:-}" containerd && { echo "leak: containerd $RW_CTRD_PID" >&2; bad=1; }
+	for d in $(_rw_our_shims); do echo "leak: shim $d" >&2; bad=1; done
+	if [ -n "$(_rw_mounts_under "$RW_T")" ]; then
+		echo "leak: mounts under $RW_T" >&2; bad=1
+	fi
+	for d in /sys/fs/cgroup/*/"${RW_CGPARENT:-none}"; do
+		[ -d "$d" ] && { echo "leak: cgroup $d" >&2; bad=1; }
+	done
+	[ "${RW_HAD_RUN_DOCKER:-yes}" = no ] && [ -e /run/docker ] &&
+		{ echo "leak: /run/docker" >&2; bad=1; }
+	[ "${RW_HAD_RUN_CONTAINERD:-yes}" = no ] && [ -e /run/containerd ] &&
+		{ echo "leak: /run/containerd" >&2; bad=1; }
+	[ "${RW_HAD_ETC_KEY:-yes}" = no ] && [ -e /etc/docker/key.json ] &&
+		{ echo "leak: /etc/docker/key.json" >&2; bad=1; }
+	[ -e "$RW_T" ] && { echo "leak: $RW_T" >&2; bad=1; }
+	return "$bad"
 }
