@@ -14,6 +14,26 @@ const char *rw_policy_path(void)
 	return p && *p ? p : RW_POLICY_FILE;
 }
 
+/* Keys are byte strings: "delegate\u0000x" must not pass for "delegate". */
+static bool key_is(const struct json_member *m, const char *key)
+{
+	return m->klen == strlen(key) && memcmp(m->key, key, m->klen) == 0;
+}
+
+static int unknown_key(const struct json_member *m, const char *path, rw_error_t *err)
+{
+	/* Quoted as JSON, so a key with a NUL or control bytes reads as written. */
+	struct json key = { .type = JSON_STRING, .u.str = { m->key, m->klen } };
+	struct json_buf b = { 0 };
+	int r;
+
+	if (json_emit(&key, &b, err) < 0)
+		return -1;
+	r = rw_error(err, 0, "%s: unknown key %s", path, b.p);
+	free(b.p);
+	return r;
+}
+
 static int take_string(const struct json_member *m, const char *path, char **slot, rw_error_t *err)
 {
 	if (m->val->type != JSON_STRING || memchr(m->val->u.str.s, '\0', m->val->u.str.len))
@@ -43,12 +63,12 @@ int rw_policy_load(const char *path, struct rw_policy *pol, rw_error_t *err)
 		const struct json_member *m = &root->u.obj.m[i];
 		int r;
 
-		if (strcmp(m->key, "delegate") == 0)
+		if (key_is(m, "delegate"))
 			r = take_string(m, path, &pol->delegate, err);
-		else if (strcmp(m->key, "test_refuse") == 0)
+		else if (key_is(m, "test_refuse"))
 			r = take_string(m, path, &pol->test_refuse, err);
 		else
-			r = rw_error(err, 0, "%s: unknown key \"%s\"", path, m->key);
+			r = unknown_key(m, path, err);
 		if (r < 0) {
 			rw_policy_release(pol);
 			return rw_error_prefix(err, "policy");

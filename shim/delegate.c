@@ -118,7 +118,9 @@ int rw_record_write(const struct rw_cmdline *cl, const struct rw_delegate *d,
 		     qname, qpath, qbundle, PACKAGE_VERSION);
 	if (n < 0)
 		return rw_error(err, ENOMEM, "record");
-	return rw_write_file_atomic(path, text, (size_t)n, 0600, (uid_t)-1, (gid_t)-1, err);
+	/* Not fsync'd: the record lives exactly as long as the delegate's state
+	 * beside it, which runc and crun write without fsync either. */
+	return rw_write_file_atomic(path, text, (size_t)n, 0600, (uid_t)-1, (gid_t)-1, false, err);
 }
 
 int rw_record_read(const struct rw_cmdline *cl, struct rw_delegate *d, rw_error_t *err)

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -74,14 +73,13 @@ int rw_read_file(const char *path, size_t max, char **out, size_t *len, rw_error
 }
 
 int rw_write_file_atomic(const char *path, const char *data, size_t len, mode_t mode,
-			 uid_t uid, gid_t gid, rw_error_t *err)
+			 uid_t uid, gid_t gid, bool durable, rw_error_t *err)
 {
-	cleanup_free char *tmp = NULL, *dircopy = strdup(path);
+	cleanup_free char *tmp = NULL;
 	cleanup_close int fd = -1;
-	cleanup_close int dfd = -1;
 	size_t off = 0;
 
-	if (dircopy == NULL || asprintf(&tmp, "%s.runwarden-XXXXXX", path) < 0)
+	if (asprintf(&tmp, "%s.runwarden-XXXXXX", path) < 0)
 		return rw_error(err, ENOMEM, "writing %s", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
@@ -98,13 +96,13 @@ int rw_write_file_atomic(const char *path, const char *data, size_t len, mode_t 
 		goto fail;
 	if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
 		goto fail;
-	if (fsync(fd) < 0)
+	/* No fsync of the directory: bundles and runtime state live under /run
+	 * and do not outlive the node's containers; the file's fsync is what keeps
+	 * a crash from leaving a renamed but empty config.json. */
+	if (durable && fsync(fd) < 0)
 		goto fail;
 	if (rename(tmp, path) < 0)
 		goto fail;
-	dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		(void)fsync(dfd);
 	return 0;
 fail: {
 		int e = errno;

@@ -65,7 +65,7 @@ int rw_rewrite_file(const struct rw_ctx *ctx, enum rw_doc doc, const char *path,
 	if (json_emit(tree, &out, err) < 0)
 		r = -1;
 	else
-		r = rw_write_file_atomic(path, out.p, out.len, st.st_mode & 07777, st.st_uid, st.st_gid, err);
+		r = rw_write_file_atomic(path, out.p, out.len, st.st_mode & 07777, st.st_uid, st.st_gid, true, err);
 	free(out.p);
 	return r;
 }

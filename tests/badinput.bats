@@ -191,3 +191,9 @@ refused_create() {
 	assert_success
 	[ ! -e "$T/root/.runwarden-c1.json" ]
 }
+
+@test "a policy key with an embedded NUL is not the key it starts with" {
+	(cd "$T/bundle" && runc spec)
+	printf '{"delegate":"%s","delegate\\u0000x":"crun"}' "$T/delegate" > "$RUNWARDEN_POLICY"
+	refused_create 'unknown key "delegate\u0000x"'
+}
