@@ -85,6 +85,11 @@ cgdir() { # CONTROLLER ID
 	run jq -r '.annotations["org.runwarden.version"] // ""' "$cfg"
 	assert_success
 	refute_output ''
+	# runwarden's record sits beside runc's state under dockerd's --root.
+	run jq -r .delegate "$RW_EXEC_ROOT/runtime-runc/moby/.runwarden-$id.json"
+	assert_success
+	assert_output runc
+	[ -f "$RW_EXEC_ROOT/runtime-runc/moby/$id/state.json" ]
 	# The rewritten bundle is still the one that runs.
 	run jq -r '.process.args | join(" ")' "$cfg"
 	assert_output 'sleep 600'
@@ -195,6 +200,9 @@ cgdir() { # CONTROLLER ID
 	assert_failure
 	[ ! -e "$(bundle_dir "$id")" ]
 	[ ! -d "$(cgdir memory "$id")" ]
+	# and runwarden's record went with it
+	[ -e "$RW_EXEC_ROOT/runtime-runc/moby" ]
+	[ ! -e "$RW_EXEC_ROOT/runtime-runc/moby/.runwarden-$id.json" ]
 }
 
 @test "a refusal by runwarden fails docker run with its message" {
@@ -210,4 +218,28 @@ cgdir() { # CONTROLLER ID
 	run dk run --rm --network none "$RW_IMAGE" echo back
 	assert_success
 	assert_output back
+}
+
+@test "docker run through runwarden to runsc (gVisor), runtimeArgs passed through" {
+	# Debian's runsc (2022) needs --network=none on this kernel: the second
+	# registered runtime carries it as runtimeArgs, which runwarden hands over.
+	set_policy '{"delegate":"runsc"}'
+	local id
+	id=$(dk run -d --runtime runwarden-netnone --network none "$RW_IMAGE" sleep 600)
+	run jq -r '.annotations["org.runwarden.delegate"]' "$(bundle_dir "$id")/config.json"
+	assert_output runsc
+	run jq -r .delegate "$RW_EXEC_ROOT/runtime-runc/moby/.runwarden-$id.json"
+	assert_output runsc
+	# the policy changes; the container keeps its delegate
+	restore_policy
+	run dk exec "$id" dmesg
+	assert_success
+	assert_output --partial gVisor
+	run dk rm -f "$id"
+	assert_success
+	[ ! -e "$RW_EXEC_ROOT/runtime-runc/moby/.runwarden-$id.json" ]
+	set_policy '{"delegate":"runsc"}'
+	run dk run --rm --runtime runwarden-netnone --network none "$RW_IMAGE" echo hello-runsc
+	assert_success
+	assert_output hello-runsc
 }

@@ -123,7 +123,10 @@ docker_start() {
 
 	cat > "$RW_T/daemon.json" <<-EOF
 	{
-	  "runtimes": { "runwarden": { "path": "$RUNWARDEN" } },
+	  "runtimes": {
+	    "runwarden": { "path": "$RUNWARDEN" },
+	    "runwarden-netnone": { "path": "$RUNWARDEN", "runtimeArgs": ["--network=none"] }
+	  },
 	  "default-runtime": "runwarden",
 	  "exec-opts": ["native.cgroupdriver=cgroupfs"],
 	  "cgroup-parent": "/$RW_CGPARENT",
