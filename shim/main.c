@@ -82,6 +82,20 @@ static int verb_create(const struct rw_cmdline *cl, rw_error_t *err)
 	ctx.bundle = bundle;
 	snprintf(config, sizeof(config), "%s/config.json", bundle);
 
+	/* An id whose state a delegate still holds is that delegate's container:
+	 * rewriting the record now would send its later verbs elsewhere. (A record
+	 * without state is stale, from a create that never got its delete.) */
+	{
+		struct rw_delegate owner;
+		int found = rw_delegate_probe(cl, &owner, err);
+		if (found < 0)
+			goto out;
+		if (found) {
+			rw_error(err, 0, "container \"%s\" already exists (delegate %s)", cl->id, owner.name);
+			goto out;
+		}
+	}
+
 	/* A foreground `run` deletes its container when it exits, after runwarden
 	 * is gone: no record to leave behind (later verbs find it by probing). */
 	keep_record = cl->verb == VERB_CREATE || cl->detach || cl->keep;

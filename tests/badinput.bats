@@ -197,3 +197,24 @@ refused_create() {
 	printf '{"delegate":"%s","delegate\\u0000x":"crun"}' "$T/delegate" > "$RUNWARDEN_POLICY"
 	refused_create 'unknown key "delegate\u0000x"'
 }
+
+@test "create of an id a delegate still holds is refused, its record kept" {
+	(cd "$T/bundle" && runc spec)
+	# crun's state for c1 under this root, as after a create with crun
+	mkdir -p "$T/root/c1" && : > "$T/root/c1/status"
+	printf '{"delegate":"crun","path":"/usr/bin/crun"}\n' > "$T/root/.runwarden-c1.json"
+	cp "$T/root/.runwarden-c1.json" "$T/record.before"
+	sum=$(sha256sum < "$T/bundle/config.json")
+	run "$RUNWARDEN" --root "$T/root" --log "$T/log.json" create --bundle "$T/bundle" c1
+	assert_failure
+	assert_output --partial 'container "c1" already exists (delegate crun)'
+	cmp "$T/record.before" "$T/root/.runwarden-c1.json"
+	[ "$(sha256sum < "$T/bundle/config.json")" = "$sum" ]
+	[ ! -e "$T/argv" ]
+	# a stale record alone (no delegate state) does not block a new create
+	rm -r "$T/root/c1"
+	run "$RUNWARDEN" --root "$T/root" create --bundle "$T/bundle" c1
+	assert_success
+	run jq -r .delegate "$T/root/.runwarden-c1.json"
+	assert_output delegate
+}
