@@ -43,7 +43,7 @@ static const struct verb_def verbs[] = {
 
 /* Global flags that take a value (runc, crun); runsc's are many and are
  * handled by the rule for unknown flags below. */
-static const char global_value_flags[] = "root log log-format criu rootless log-level cgroup-manager";
+static const char global_value_flags[] = "root log log-format criu log-level cgroup-manager";
 
 static bool in_list(const char *list, const char *name, size_t nlen)
 {
@@ -138,7 +138,13 @@ int rw_parse_cmdline(int argc, char **argv, struct rw_cmdline *cl, rw_error_t *e
 		else if (name_is(name, nlen, "log-format"))
 			slot = &cl->log_format;
 
-		if (in_list(global_value_flags, name, nlen)) {
+		if (name_is(name, nlen, "rootless")) {
+			/* runc: --rootless true|false|auto; runsc: a boolean. */
+			if (value == NULL && i + 1 < argc &&
+			    (strcmp(argv[i + 1], "true") == 0 || strcmp(argv[i + 1], "false") == 0 ||
+			     strcmp(argv[i + 1], "auto") == 0))
+				i++;
+		} else if (in_list(global_value_flags, name, nlen)) {
 			if (value == NULL) {
 				if (i + 1 >= argc)
 					return rw_error(err, 0, "flag needs an argument: %s", argv[i]);

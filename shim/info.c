@@ -59,14 +59,20 @@ int rw_print_version(const struct rw_delegate *d, const char *why_none)
 	printf("delegate: %s\n", d->path);
 	if (capture(d->path, "--version", &out, &len, &status, &err) < 0 || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0) {
-		printf("delegate-version: unknown (%s --version failed)\n", d->path);
+		printf("delegate-release: unknown (%s --version failed)\n", d->path);
 		return 0;
 	}
+	/* None of the delegate's lines may contain "version": dockerd would take
+	 * the last one for the runtime's name and version. */
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *v = strstr(line, " version ");
 		char *colon = strchr(line, ':');
+		char *w;
+
+		while ((w = strstr(line, "version")) != NULL)
+			memcpy(w, "release", 7);
 		if (v)
-			printf("delegate-version: %s\n", v + strlen(" version "));
+			printf("delegate-release: %s\n", v + strlen(" version "));
 		else if (colon && colon > line && memchr(line, ' ', (size_t)(colon - line)) == NULL)
 			printf("delegate-%.*s:%s\n", (int)(colon - line), line, colon + 1);
 		else

@@ -9,6 +9,7 @@
 #include "shim/info.h"
 #include "shim/log.h"
 #include "shim/rewrite.h"
+#include "shim/stdio.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -108,6 +109,7 @@ static int verb_create(const struct rw_cmdline *cl, rw_error_t *err)
 		goto out;
 	}
 	rw_policy_release(&pol);
+	rw_shield_dev_null();
 	return exec_delegate(cl, &d, err);
 out:
 	rw_policy_release(&pol);
@@ -123,6 +125,7 @@ static int verb_exec(const struct rw_cmdline *cl, rw_error_t *err)
 		return -1;
 	if (cl->process && rw_rewrite_file(&ctx, DOC_PROCESS, cl->process, err) < 0)
 		return -1;
+	rw_shield_dev_null();
 	return exec_delegate(cl, &d, err);
 }
 

@@ -238,6 +238,9 @@ cgdir() { # CONTROLLER ID
 	run dk rm -f "$id"
 	assert_success
 	[ ! -e "$RW_EXEC_ROOT/runtime-runc/moby/.runwarden-$id.json" ]
+	# containerd gives a detached runsc container the host's /dev/null as
+	# stdin, which runsc chowns to its sandbox user: runwarden shields it
+	[ "$(stat -c '%U:%G %a' /dev/null)" = "root:root 666" ]
 	set_policy '{"delegate":"runsc"}'
 	run dk run --rm --runtime runwarden-netnone --network none "$RW_IMAGE" echo hello-runsc
 	assert_success

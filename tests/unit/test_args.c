@@ -45,6 +45,11 @@ int main(void)
 	ok(parse(&cl, "rw --network=none --platform ptrace --debug --root /r create -b /b x") == 0 &&
 	   streq(cl.root, "/r") && cl.verb == VERB_CREATE && streq(cl.id, "x"),
 	   "runtimeArgs before --root are skipped over");
+	ok(parse(&cl, "rw --rootless --root R state x") == 0 && streq(cl.root, "R") && streq(cl.id, "x"),
+	   "runsc's boolean --rootless");
+	ok(parse(&cl, "rw --rootless auto --root R state x") == 0 && streq(cl.root, "R"),
+	   "runc's --rootless auto");
+	ok(parse(&cl, "rw --rootless=false state x") == 0 && streq(cl.id, "x"), "--rootless=false");
 	ok(parse(&cl, "rw --debug create x") == 0 && cl.verb == VERB_CREATE && streq(cl.id, "x"),
 	   "an unknown flag followed by a verb is a boolean");
 	ok(parse(&cl, "rw create x") == 0 && cl.bundle == NULL, "no --bundle: the working directory");
