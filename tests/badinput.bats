@@ -7,14 +7,7 @@ load helpers/common
 setup() {
 	T=$(scratch)
 	mkdir -p "$T/bundle" "$T/root"
-	cat > "$T/delegate" <<-'SH'
-	#!/bin/sh
-	d=$(dirname "$0")
-	printf '%s\n' "$@" > "$d/argv"
-	[ -z "${MOCK_CRASH:-}" ] || kill -SEGV $$
-	exit 0
-	SH
-	chmod +x "$T/delegate"
+	recording_delegate "$T/delegate"
 	export RUNWARDEN_POLICY="$T/policy.json"
 	write_policy "$RUNWARDEN_POLICY" "{\"delegate\": \"$T/delegate\"}"
 }

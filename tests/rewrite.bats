@@ -7,15 +7,7 @@ load helpers/common
 setup() {
 	T=$(scratch)
 	mkdir -p "$T/bundle" "$T/root"
-	# A recording delegate: argv and stdin go to files beside it.
-	cat > "$T/delegate" <<-'SH'
-	#!/bin/sh
-	d=$(dirname "$0")
-	printf '%s\n' "$@" > "$d/argv"
-	if [ -n "${MOCK_READ_STDIN:-}" ]; then cat > "$d/stdin"; fi
-	exit 0
-	SH
-	chmod +x "$T/delegate"
+	recording_delegate "$T/delegate"
 	export RUNWARDEN_POLICY="$T/policy.json"
 	write_policy "$RUNWARDEN_POLICY" "{\"delegate\": \"$T/delegate\"}"
 }

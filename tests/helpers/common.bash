@@ -16,6 +16,21 @@ scratch() {
 	mktemp -d "${BATS_TEST_TMPDIR:-${BATS_TMPDIR:-/tmp}}/rw.XXXXXX"
 }
 
+# recording_delegate PATH: a stand-in delegate at PATH that writes its argv
+# (one per line) to argv beside it; with MOCK_READ_STDIN set, its stdin to
+# stdin beside it; with MOCK_CRASH set, it dies of SIGSEGV.
+recording_delegate() {
+	cat > "$1" <<-'SH'
+	#!/bin/sh
+	d=$(dirname "$0")
+	printf '%s\n' "$@" > "$d/argv"
+	if [ -n "${MOCK_READ_STDIN:-}" ]; then cat > "$d/stdin"; fi
+	if [ -n "${MOCK_CRASH:-}" ]; then kill -SEGV $$; fi
+	exit 0
+	SH
+	chmod +x "$1"
+}
+
 # write_policy FILE JSON: a policy for RUNWARDEN_POLICY.
 write_policy() {
 	printf '%s\n' "$2" > "$1"
