@@ -59,9 +59,9 @@ static int verb_create(const struct rw_cmdline *cl, rw_error_t *err)
 	struct rw_delegate d;
 	struct rw_ctx ctx = { .cl = cl, .policy = &pol, .delegate = &d };
 	char bundle[PATH_MAX], config[PATH_MAX + 16];
+	struct rw_pending pending = { 0 };
 	struct stat st;
 	bool keep_record;
-	int r = -1;
 
 	/* Fail closed: no container starts under a policy runwarden cannot read. */
 	if (rw_policy_load(rw_policy_path(), &pol, err) < 0)
@@ -97,23 +97,29 @@ static int verb_create(const struct rw_cmdline *cl, rw_error_t *err)
 		}
 	}
 
+	/* Everything that can refuse comes before anything is written: the
+	 * document is rewritten in memory, then the record, then config.json. */
+	if (rw_rewrite_prepare(&ctx, DOC_SPEC, config, &pending, err) < 0)
+		goto out;
 	/* A foreground `run` deletes its container when it exits, after runwarden
 	 * is gone: no record to leave behind (later verbs find it by probing). */
 	keep_record = cl->verb == VERB_CREATE || cl->detach || cl->keep;
 	if (keep_record ? rw_record_write(cl, &d, bundle, err) < 0 : rw_record_remove(cl, err) < 0)
 		goto out;
-	if (rw_rewrite_file(&ctx, DOC_SPEC, config, err) < 0) {
+	if (rw_rewrite_commit(&pending, err) < 0) {
 		cleanup_error rw_error_t ignored = NULL;
 		if (keep_record)
 			rw_record_remove(cl, &ignored);
 		goto out;
 	}
+	rw_pending_release(&pending);
 	rw_policy_release(&pol);
 	rw_shield_dev_null();
 	return exec_delegate(cl, &d, err);
 out:
+	rw_pending_release(&pending);
 	rw_policy_release(&pol);
-	return r;
+	return -1;
 }
 
 static int verb_exec(const struct rw_cmdline *cl, rw_error_t *err)

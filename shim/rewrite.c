@@ -44,29 +44,58 @@ int rw_run_stages(const struct rw_ctx *ctx, enum rw_doc doc, struct json *tree, 
 	return 0;
 }
 
-int rw_rewrite_file(const struct rw_ctx *ctx, enum rw_doc doc, const char *path, rw_error_t *err)
+int rw_rewrite_prepare(const struct rw_ctx *ctx, enum rw_doc doc, const char *path,
+		       struct rw_pending *p, rw_error_t *err)
 {
 	cleanup_free char *buf = NULL;
 	cleanup_json struct json *tree = NULL;
 	struct json_buf out = { 0 };
-	struct stat st;
 	bool changed = false;
 	size_t len;
-	int r;
 
+	p->path = path;
+	p->text = NULL;
+	p->len = 0;
 	if (rw_read_file(path, RW_MAX_DOCUMENT, &buf, &len, err) < 0 ||
 	    json_parse(buf, len, 0, path, &tree, err) < 0 ||
 	    rw_run_stages(ctx, doc, tree, &changed, err) < 0)
 		return -1;
 	if (!changed)
 		return 0;
-	if (stat(path, &st) < 0)
-		return rw_error(err, errno, "stat %s", path);
-	if (json_emit(tree, &out, err) < 0)
-		r = -1;
-	else
-		r = rw_write_file_atomic(path, out.p, out.len, st.st_mode & 07777, st.st_uid, st.st_gid, true, err);
-	free(out.p);
+	if (json_emit(tree, &out, err) < 0) {
+		free(out.p);
+		return -1;
+	}
+	p->text = out.p;
+	p->len = out.len;
+	return 0;
+}
+
+int rw_rewrite_commit(struct rw_pending *p, rw_error_t *err)
+{
+	struct stat st;
+
+	if (p->text == NULL)
+		return 0;
+	if (stat(p->path, &st) < 0)
+		return rw_error(err, errno, "stat %s", p->path);
+	return rw_write_file_atomic(p->path, p->text, p->len, st.st_mode & 07777, st.st_uid, st.st_gid, true, err);
+}
+
+void rw_pending_release(struct rw_pending *p)
+{
+	free(p->text);
+	p->text = NULL;
+}
+
+int rw_rewrite_file(const struct rw_ctx *ctx, enum rw_doc doc, const char *path, rw_error_t *err)
+{
+	struct rw_pending p;
+	int r = rw_rewrite_prepare(ctx, doc, path, &p, err);
+
+	if (r == 0)
+		r = rw_rewrite_commit(&p, err);
+	rw_pending_release(&p);
 	return r;
 }
 

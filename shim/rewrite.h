@@ -31,7 +31,19 @@ struct rw_stage {
 
 int rw_run_stages(const struct rw_ctx *ctx, enum rw_doc doc, struct json *tree, bool *changed,
 		  rw_error_t *err);
-/* Rewrites path in place (atomically; untouched if no stage changed it or on error). */
+/* A document rewritten in memory, not yet written back. */
+struct rw_pending {
+	const char *path;
+	char *text;             /* NULL: no stage changed it, nothing to write */
+	size_t len;
+};
+/* Reads, parses and runs the stages; nothing is written. */
+int rw_rewrite_prepare(const struct rw_ctx *ctx, enum rw_doc doc, const char *path,
+		       struct rw_pending *p, rw_error_t *err);
+/* Writes a prepared document back atomically (mode and owner kept), fsync'd. */
+int rw_rewrite_commit(struct rw_pending *p, rw_error_t *err);
+void rw_pending_release(struct rw_pending *p);
+/* prepare + commit. */
 int rw_rewrite_file(const struct rw_ctx *ctx, enum rw_doc doc, const char *path, rw_error_t *err);
 /* Reads all of stdin, rewrites it, and leaves the result readable on fd 0
  * (a memfd) for the delegate. */

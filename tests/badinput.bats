@@ -23,14 +23,15 @@ fingerprint() {
 refused_create() {
 	local before after
 	before=$(fingerprint "$T/bundle/config.json")
-	run "$RUNWARDEN" --root "$T/root" --log "$T/log.json" --log-format json create --bundle "$T/bundle" c1
+	# a root that does not exist yet: a refused create must not make it
+	run "$RUNWARDEN" --root "$T/fresh-root" --log "$T/log.json" --log-format json create --bundle "$T/bundle" c1
 	assert_failure
 	assert_output --partial "runwarden: "
 	assert_output --partial "$1"
+	[ ! -e "$T/fresh-root" ]
 	after=$(fingerprint "$T/bundle/config.json")
 	[ "$before" = "$after" ]
 	[ ! -e "$T/argv" ]
-	[ ! -e "$T/root/.runwarden-c1.json" ]
 	[ -z "$(find "$T/bundle" -maxdepth 1 -name '*.runwarden-*')" ]
 	# dockerd shows the last {"level":"error","msg":...} line of the log
 	run jq -r 'select(.level == "error") | .msg' "$T/log.json"
@@ -142,8 +143,8 @@ refused_create() {
 @test "the log file gets one line per failure, appended" {
 	: > "$T/bundle/config.json"
 	echo '{"level":"info","msg":"earlier"}' > "$T/log.json"
-	run "$RUNWARDEN" --log "$T/log.json" --log-format json create --bundle "$T/bundle" c1
-	run "$RUNWARDEN" --log "$T/log.json" --log-format json create --bundle "$T/bundle" c1
+	run "$RUNWARDEN" --root "$T/root" --log "$T/log.json" --log-format json create --bundle "$T/bundle" c1
+	run "$RUNWARDEN" --root "$T/root" --log "$T/log.json" --log-format json create --bundle "$T/bundle" c1
 	[ "$(wc -l < "$T/log.json")" = 3 ]
 	[ "$(head -n1 "$T/log.json")" = '{"level":"info","msg":"earlier"}' ]
 }
