@@ -92,13 +92,43 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 /* Parser: callbacks build the tree with an explicit stack of open containers,
  * so depth costs heap, not C stack. */
 struct parse_ctx {
+	yajl_handle h;
+	const char *buf;
 	struct json *root;
 	struct json **stack;
 	size_t depth, cap;
 	char *pending_key;      /* key waiting for its value */
-	size_t pending_klen;
+	size_t pending_klen, pending_koff;
 	bool too_deep, oom;
 };
+
+/* Where the token yajl has just handed over starts: yajl's offset is just
+ * past it, so walk back over a string (to its unescaped opening quote), a
+ * number or literal, or one bracket. */
+static size_t token_start(const struct parse_ctx *c, enum json_type t)
+{
+	size_t end = yajl_get_bytes_consumed(c->h), i;
+
+	if (end == 0)
+		return 0;
+	if (t == JSON_STRING) {
+		for (i = end - 1; i-- > 0;) {
+			size_t bs = 0;
+			if (c->buf[i] != '"')
+				continue;
+			while (bs < i && c->buf[i - 1 - bs] == '\\')
+				bs++;
+			if (bs % 2 == 0)
+				return i;
+		}
+		return 0;
+	}
+	if (t == JSON_OBJECT || t == JSON_ARRAY)
+		return end - 1;
+	for (i = end; i > 0 && strchr("0123456789+-.eEtruefalsn", c->buf[i - 1]) && c->buf[i - 1]; i--)
+		;
+	return i;
+}
 
 static int attach(struct parse_ctx *c, struct json *v)
 {
@@ -108,6 +138,7 @@ static int attach(struct parse_ctx *c, struct json *v)
 		c->oom = true;
 		return 0;
 	}
+	v->off = token_start(c, v->type);
 	if (c->depth == 0) {
 		c->root = v;
 		return 1;
@@ -124,6 +155,7 @@ static int attach(struct parse_ctx *c, struct json *v)
 		m = &top->u.obj.m[top->u.obj.n++];
 		m->key = c->pending_key;
 		m->klen = c->pending_klen;
+		m->koff = c->pending_koff;
 		m->val = v;
 		c->pending_key = NULL;
 	}
@@ -181,6 +213,7 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t l)
 	memcpy(c->pending_key, s, l);
 	c->pending_key[l] = '\0';
 	c->pending_klen = l;
+	c->pending_koff = token_start(c, JSON_STRING);
 	return 1;
 }
 
@@ -196,7 +229,7 @@ static const yajl_callbacks parse_callbacks = {
 	.yajl_end_array = cb_end,
 };
 
-static void offset_to_line_col(const char *buf, size_t len, size_t off, size_t *line, size_t *col)
+void json_line_col(const char *buf, size_t len, size_t off, size_t *line, size_t *col)
 {
 	size_t i;
 
@@ -226,6 +259,8 @@ int json_parse(const char *buf, size_t len, unsigned flags, const char *name,
 	h = yajl_alloc(&parse_callbacks, NULL, &c);
 	if (h == NULL)
 		return rw_error(err, ENOMEM, "%s", name);
+	c.h = h;
+	c.buf = buf;
 	if (flags & JSON_ALLOW_COMMENTS)
 		yajl_config(h, yajl_allow_comments, 1);
 	st = yajl_parse(h, (const unsigned char *)buf, len);
@@ -235,7 +270,7 @@ int json_parse(const char *buf, size_t len, unsigned flags, const char *name,
 		st = yajl_status_error;
 	if (st != yajl_status_ok) {
 		off = yajl_get_bytes_consumed(h);
-		offset_to_line_col(buf, len, off, &line, &col);
+		json_line_col(buf, len, off, &line, &col);
 		if (c.too_deep)
 			rw_error(err, 0, "%s:%zu:%zu: JSON nested deeper than %d levels", name, line, col, JSON_MAX_DEPTH);
 		else if (c.oom)

@@ -16,10 +16,12 @@ struct json;
 struct json_member {
 	char *key;
 	size_t klen;
+	size_t koff;            /* offset of the key's opening quote in the source */
 	struct json *val;
 };
 struct json {
 	enum json_type type;
+	size_t off;             /* offset of the value's first byte in the source (0 when built) */
 	union {
 		struct { char *s; size_t len; } str;          /* STRING, NUMBER (source text) */
 		struct { struct json **v; size_t n, cap; } arr;
@@ -38,6 +40,8 @@ enum { JSON_ALLOW_COMMENTS = 1 };
 int json_parse(const char *buf, size_t len, unsigned flags, const char *name,
 	       struct json **out, rw_error_t *err);
 void json_free(struct json *j);
+/* 1-based line and column of a source offset. */
+void json_line_col(const char *buf, size_t len, size_t off, size_t *line, size_t *col);
 void json_freep(struct json **j);
 #define cleanup_json __attribute__((cleanup(json_freep)))
 

@@ -146,5 +146,22 @@ int main(void)
 		ok(json_is_string(json_getv(j, "a", "b", "c", NULL), "e"), "get takes the last duplicate, as Go does");
 		json_free(j);
 	}
+	{
+		/* source positions of keys and values, for FILE:LINE:COL messages */
+		const char *in = "{\n  \"a\": 1,\n  \"b\\\"b\": \"x\\\\\",\n  \"c\": [true, {\"d\": -2.5e3}]\n}";
+		struct json *j = NULL, *c;
+		rw_error_t err = NULL;
+		size_t l1, c1, l2, c2, l3, c3, l4, c4;
+		json_parse(in, strlen(in), 0, "t", &j, &err);
+		json_line_col(in, strlen(in), j->u.obj.m[1].koff, &l1, &c1);
+		json_line_col(in, strlen(in), j->u.obj.m[1].val->off, &l2, &c2);
+		c = json_get(j, "c");
+		json_line_col(in, strlen(in), c->u.arr.v[1]->u.obj.m[0].val->off, &l3, &c3);
+		json_line_col(in, strlen(in), j->u.obj.m[0].val->off, &l4, &c4);
+		ok(l1 == 3 && c1 == 3 && l2 == 3 && c2 == 11 && l3 == 4 && c3 == 21 && l4 == 2 && c4 == 8,
+		   "positions: key 3:3 (%zu:%zu), string 3:11 (%zu:%zu), number 4:21 (%zu:%zu), 2:8 (%zu:%zu)",
+		   l1, c1, l2, c2, l3, c3, l4, c4);
+		json_free(j);
+	}
 	return tap_done();
 }
