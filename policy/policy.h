@@ -1,24 +1,71 @@
-/* The operator's policy file, read at every invocation. For now it carries
- * the delegate and a test-only refusal switch; tiers, blocklist and egress
- * sections come with later issues. Comments are allowed. */
+/* The operator's policy file, read at every invocation: tiers, the rules that
+ * select them, trusted containers, delegates. JSON with comments. Every error
+ * names FILE:LINE:COL of the key or value at fault. */
 #ifndef RW_POLICY_H
 #define RW_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include "shim/error.h"
 
+struct rw_kv_list {
+	char **keys, **values;
+	size_t n;
+};
+
+struct rw_tier {
+	char *name;
+	uint64_t memory;        /* bytes */
+	uint64_t cpu_micro;     /* CPUs x 1e6 */
+	uint64_t tmpfs;         /* bytes, each of /tmp, /run, /var/tmp */
+	int64_t pids;
+	char **caps;            /* capabilities the tier may keep */
+	size_t ncaps;
+	char *delegate;         /* NULL: the policy's */
+};
+
+struct rw_trusted {
+	char *name;
+	struct rw_kv_list annotations, labels;
+	char *cgroup_parent, *image, *digest;
+	char *delegate;         /* NULL: runc */
+};
+
 struct rw_policy {
-	const char *path;       /* the file read (or that would have been) */
-	bool from_file;         /* false: the file does not exist, embedded default */
-	char *delegate;         /* "runc", "crun", "runsc" or an absolute path; NULL: embedded default */
-	char *test_refuse;      /* test-only: refuse every create/run with this message */
+	const char *path;       /* the file read, or "<embedded default>" */
+	bool from_file;
+	char *delegate;         /* NULL: embedded default (runsc, crun, runc) */
+	char *default_tier;
+	char *audit_log;
+	char *test_refuse;
+	bool require_seccomp;
+	struct rw_tier *tiers;
+	size_t ntiers;
+	struct rw_kv_list cgroup_parents;   /* parent -> tier name */
+	struct rw_trusted *trusted;
+	size_t ntrusted;
+	char **allow_host_paths;
+	size_t nallow;
 };
 
 /* $RUNWARDEN_POLICY, else the path fixed at configure time. */
 const char *rw_policy_path(void);
-/* A missing file is not an error (embedded default); an unreadable or broken
- * one is, and callers that create containers fail closed on it. */
+/* The embedded default, commented: what `policy show --default` prints. */
+extern const char rw_default_policy_text[];
+/* Loads path; a missing file gives the embedded default. The first error
+ * fails the load (callers that create containers fail closed on it). */
 int rw_policy_load(const char *path, struct rw_policy *pol, rw_error_t *err);
+/* Validates path and prints every error as FILE:LINE:COL: message to out.
+ * Returns the number of errors (0: valid). */
+int rw_policy_check(const char *path, FILE *out);
 void rw_policy_release(struct rw_policy *pol);
+
+const struct rw_tier *rw_policy_tier(const struct rw_policy *pol, const char *name);
+/* Size and CPU figures as the policy takes them ("512m", "1g", 0.5). */
+int rw_parse_size(const char *s, uint64_t *out);
+int rw_parse_cpus(const char *s, uint64_t *micro);
+bool rw_cap_known(const char *name);
 
 #endif

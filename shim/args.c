@@ -36,6 +36,8 @@ static const struct verb_def verbs[] = {
 	{ "checkpoint", VERB_CHECKPOINT, true,
 	  "image-path work-path parent-path page-server manage-cgroups-mode empty-ns status-fd "
 	  "lazy-pages-fd" },
+	{ "policy", VERB_POLICY, false, "" },
+	{ "explain", VERB_EXPLAIN, false, "bundle b" },
 	{ "restore", VERB_RESTORE, true,
 	  "image-path work-path parent-path page-server manage-cgroups-mode empty-ns bundle b "
 	  "console-socket pid-file status-fd lazy-pages-fd" },
@@ -197,6 +199,21 @@ int rw_parse_cmdline(int argc, char **argv, struct rw_cmdline *cl, rw_error_t *e
 				slot = &cl->process;
 			else if (vd->verb == VERB_UPDATE && (name_is(name, nlen, "resources") || name_is(name, nlen, "r")))
 				slot = &cl->resources;
+			else if (vd->verb == VERB_UPDATE) {
+				cl->update_flags = true;
+				if (name_is(name, nlen, "memory"))
+					cl->upd_memory = value;
+				else if (name_is(name, nlen, "memory-swap"))
+					cl->upd_swap = value;
+				else if (name_is(name, nlen, "pids-limit"))
+					cl->upd_pids = value;
+				else if (name_is(name, nlen, "cpu-quota"))
+					cl->upd_quota = value;
+				else if (name_is(name, nlen, "cpu-period"))
+					cl->upd_period = value;
+			}
+			else if (vd->verb == VERB_EXEC && (name_is(name, nlen, "cap") || name_is(name, nlen, "c")))
+				cl->exec_privileged = true;
 			if (slot)
 				*slot = value;
 			continue;
@@ -214,6 +231,12 @@ int rw_parse_cmdline(int argc, char **argv, struct rw_cmdline *cl, rw_error_t *e
 	}
 	if (i < argc && strcmp(argv[i], "--") == 0)
 		i++;
+	cl->rest_index = i;
+	if (vd->verb == VERB_EXPLAIN && i < argc) {
+		if (!rw_valid_id(argv[i]))
+			return rw_error(err, 0, "explain: invalid container id \"%s\"", argv[i]);
+		cl->id = argv[i];
+	}
 
 	if (vd->needs_id) {
 		if (cl->help)

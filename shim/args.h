@@ -13,6 +13,8 @@ enum rw_verb {
 	VERB_NONE, VERB_CREATE, VERB_RUN, VERB_START, VERB_EXEC, VERB_KILL, VERB_DELETE,
 	VERB_STATE, VERB_PS, VERB_PAUSE, VERB_RESUME, VERB_UPDATE, VERB_EVENTS,
 	VERB_LIST, VERB_FEATURES, VERB_SPEC, VERB_CHECKPOINT, VERB_RESTORE,
+	/* runwarden's own */
+	VERB_POLICY, VERB_EXPLAIN,
 };
 
 struct rw_cmdline {
@@ -31,6 +33,10 @@ struct rw_cmdline {
 	const char *process;      /* exec --process */
 	const char *resources;    /* update --resources */
 	bool force, detach, keep;
+	bool update_flags;        /* update given resource values as flags */
+	const char *upd_memory, *upd_swap, *upd_pids, *upd_quota, *upd_period;
+	bool exec_privileged;     /* exec --cap/-c or --no-new-privs=false style flags */        /* update given resource values as flags, not --resources */
+	int rest_index;           /* argv index after the options (the id, or a policy subcommand) */
 };
 
 /* Fills cl from argv (pointers into argv). Fails on a missing flag value,

@@ -99,45 +99,60 @@ static int mkdir_p(const char *dir, mode_t mode, rw_error_t *err)
 }
 
 int rw_record_write(const struct rw_cmdline *cl, const struct rw_delegate *d,
-		    const char *bundle, rw_error_t *err)
+		    const char *bundle, struct json *extra, rw_error_t *err)
 {
-	cleanup_free char *path = NULL, *qname = NULL, *qpath = NULL, *qbundle = NULL, *text = NULL;
-	int n;
+	cleanup_free char *path = NULL;
+	cleanup_json struct json *rec = json_new(JSON_OBJECT);
+	struct json_buf b = { 0 };
+	int r;
 
-	if (rw_record_path(cl, &path, err) < 0)
+	if (rw_record_path(cl, &path, err) < 0) {
+		json_free(extra);
 		return -1;
-	/* runc creates its root 0700; the record dir is the same directory. */
-	if (mkdir_p(state_dir(cl), 0700, err) < 0)
-		return -1;
-	qname = rw_json_quote(d->name);
-	qpath = rw_json_quote(d->path);
-	qbundle = rw_json_quote(bundle ? bundle : "");
-	if (!qname || !qpath || !qbundle)
+	}
+	if (rec == NULL ||
+	    json_set(rec, "delegate", json_new_string(d->name), err) < 0 ||
+	    json_set(rec, "path", json_new_string(d->path), err) < 0 ||
+	    json_set(rec, "bundle", json_new_string(bundle ? bundle : ""), err) < 0 ||
+	    json_set(rec, "runwarden", json_new_string(PACKAGE_VERSION), err) < 0 ||
+	    (extra && json_set(rec, "limits", extra, err) < 0) ||
+	    json_emit(rec, &b, err) < 0 || json_buf_add_nl(&b) < 0) {
+		free(b.p);
 		return rw_error(err, ENOMEM, "record");
-	n = asprintf(&text, "{\"delegate\":%s,\"path\":%s,\"bundle\":%s,\"runwarden\":\"%s\"}\n",
-		     qname, qpath, qbundle, PACKAGE_VERSION);
-	if (n < 0)
-		return rw_error(err, ENOMEM, "record");
-	/* Not fsync'd: the record lives exactly as long as the delegate's state
+	}
+	/* runc creates its root 0700; the record dir is the same directory. Not
+	 * fsync'd: the record lives exactly as long as the delegate's state
 	 * beside it, which runc and crun write without fsync either. */
-	return rw_write_file_atomic(path, text, (size_t)n, 0600, (uid_t)-1, (gid_t)-1, false, err);
+	r = mkdir_p(state_dir(cl), 0700, err);
+	if (r == 0)
+		r = rw_write_file_atomic(path, b.p, b.len, 0600, (uid_t)-1, (gid_t)-1, false, err);
+	free(b.p);
+	return r;
+}
+
+struct json *rw_record_load(const struct rw_cmdline *cl)
+{
+	cleanup_free char *path = NULL, *buf = NULL;
+	cleanup_error rw_error_t ignored = NULL;
+	struct json *rec = NULL;
+	size_t len;
+
+	if (rw_record_path(cl, &path, &ignored) < 0 || access(path, F_OK) < 0 ||
+	    rw_read_file(path, 1u << 20, &buf, &len, &ignored) < 0 ||
+	    json_parse(buf, len, 0, path, &rec, &ignored) < 0)
+		return NULL;
+	return rec;
 }
 
 int rw_record_read(const struct rw_cmdline *cl, struct rw_delegate *d, rw_error_t *err)
 {
-	cleanup_free char *path = NULL, *buf = NULL;
-	cleanup_json struct json *rec = NULL;
+	cleanup_json struct json *rec = rw_record_load(cl);
 	cleanup_error rw_error_t ignored = NULL;
 	struct json *name, *dpath;
-	size_t len;
 
-	if (rw_record_path(cl, &path, err) < 0)
-		return -1;
-	if (access(path, F_OK) < 0)
-		return 0;
+	(void)err;
 	/* A damaged record must not stop kill or delete: the caller probes instead. */
-	if (rw_read_file(path, 65536, &buf, &len, &ignored) < 0 ||
-	    json_parse(buf, len, 0, path, &rec, &ignored) < 0)
+	if (rec == NULL)
 		return 0;
 	name = json_get(rec, "delegate");
 	dpath = json_get(rec, "path");

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include "shim/args.h"
 #include "shim/error.h"
+#include "shim/json.h"
 
 struct rw_delegate {
 	char name[64];          /* "runc", "crun", "runsc", or the basename of a path */
@@ -19,8 +20,11 @@ int rw_delegate_resolve(const char *spec, struct rw_delegate *d, rw_error_t *err
  * (runc and runsc skip plain files when listing, crun skips dot names), or
  * under RW_STATE_DIR when the caller gave no --root. */
 int rw_record_path(const struct rw_cmdline *cl, char **out, rw_error_t *err);
+/* extra: members added to the record (taken, may be NULL): the tier's limits. */
 int rw_record_write(const struct rw_cmdline *cl, const struct rw_delegate *d,
-		    const char *bundle, rw_error_t *err);
+		    const char *bundle, struct json *extra, rw_error_t *err);
+/* The record's JSON (NULL when there is none or it is damaged). */
+struct json *rw_record_load(const struct rw_cmdline *cl);
 /* 1 and *d filled: found; 0: no usable record. */
 int rw_record_read(const struct rw_cmdline *cl, struct rw_delegate *d, rw_error_t *err);
 int rw_record_remove(const struct rw_cmdline *cl, rw_error_t *err);

@@ -382,6 +382,11 @@ static int emit(const struct json *j, struct json_buf *b)
 	return -1;
 }
 
+int json_buf_add_nl(struct json_buf *b)
+{
+	return put(b, "\n", 1);
+}
+
 int json_emit(const struct json *j, struct json_buf *out, rw_error_t *err)
 {
 	if (emit(j, out) < 0)
@@ -469,4 +474,42 @@ struct json *json_get_object(struct json *obj, const char *key, rw_error_t *err)
 bool json_is_string(const struct json *j, const char *s)
 {
 	return j && j->type == JSON_STRING && j->u.str.len == strlen(s) && memcmp(j->u.str.s, s, j->u.str.len) == 0;
+}
+
+struct json *json_new_int(long long v)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%lld", v);
+	return json_new_bytes(JSON_NUMBER, buf, (size_t)n);
+}
+
+size_t json_remove_if(struct json *obj, bool (*match)(const char *key, size_t klen))
+{
+	size_t i, o = 0, removed = 0;
+
+	if (obj == NULL || obj->type != JSON_OBJECT)
+		return 0;
+	for (i = 0; i < obj->u.obj.n; i++) {
+		struct json_member *m = &obj->u.obj.m[i];
+		if (match(m->key, m->klen)) {
+			free(m->key);
+			json_free(m->val);
+			removed++;
+			continue;
+		}
+		obj->u.obj.m[o++] = *m;
+	}
+	obj->u.obj.n = o;
+	return removed;
+}
+
+bool json_int(const struct json *j, long long *out)
+{
+	char *end;
+
+	if (j == NULL || j->type != JSON_NUMBER || strpbrk(j->u.str.s, ".eE"))
+		return false;
+	errno = 0;
+	*out = strtoll(j->u.str.s, &end, 10);
+	return *end == '\0' && errno == 0;
 }

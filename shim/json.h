@@ -48,9 +48,15 @@ void json_freep(struct json **j);
 /* Appends the compact text of j to a malloc'd buffer. */
 struct json_buf { char *p; size_t len, cap; };
 int json_emit(const struct json *j, struct json_buf *out, rw_error_t *err);
+int json_buf_add_nl(struct json_buf *b);
 
 struct json *json_new(enum json_type t);
 struct json *json_new_string(const char *s);
+struct json *json_new_int(long long v);
+/* Removes every member of obj whose key matches; returns how many. */
+size_t json_remove_if(struct json *obj, bool (*match)(const char *key, size_t klen));
+/* A number's value, when it is an integer that fits. */
+bool json_int(const struct json *j, long long *out);
 /* The value of the last member named key (the one Go's decoder keeps), or NULL. */
 struct json *json_get(const struct json *obj, const char *key);
 /* Path of keys, NULL-terminated: json_getv(root, "process", "args", NULL). */

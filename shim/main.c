@@ -3,8 +3,10 @@
  * argv unchanged but for argv[0]: no fork, same fds, same environment, and
  * nothing on stdout/stderr on success (they are the container's streams). */
 #include "config.h"
+#include "policy/enforce.h"
 #include "policy/policy.h"
 #include "shim/args.h"
+#include "shim/fileio.h"
 #include "shim/delegate.h"
 #include "shim/info.h"
 #include "shim/log.h"
@@ -53,102 +55,288 @@ static int container_delegate(const struct rw_cmdline *cl, struct rw_delegate *d
 	return r < 0 ? -1 : 0;
 }
 
+/* Everything create decides, shared with `explain`: the policy, the tier, the
+ * delegate, and the rewritten config.json, in memory. */
+struct plan {
+	struct rw_policy pol;
+	struct rw_decision dec;
+	struct rw_delegate d;
+	struct rw_limits lim;
+	struct rw_changes ch;
+	struct rw_pending pending;
+	char bundle[PATH_MAX], config[PATH_MAX + 16];
+	bool pol_loaded;
+};
+
+static void plan_release(struct plan *p)
+{
+	rw_pending_release(&p->pending);
+	rw_changes_release(&p->ch);
+	rw_limits_release(&p->lim);
+	rw_decision_release(&p->dec);
+	if (p->pol_loaded)
+		rw_policy_release(&p->pol);
+}
+
+static int plan_create(const struct rw_cmdline *cl, const char *id, struct plan *p, rw_error_t *err)
+{
+	cleanup_json struct json *spec = NULL;
+	struct rw_ctx ctx = { .cl = cl, .policy = &p->pol, .delegate = &p->d, .decision = &p->dec,
+			      .limits = &p->lim, .changes = &p->ch };
+	struct rw_cmdline cl_id = *cl;
+	struct stat st;
+
+	memset(p, 0, sizeof(*p));
+	/* Fail closed: no container starts under a policy runwarden cannot read. */
+	if (rw_policy_load(rw_policy_path(), &p->pol, err) < 0)
+		return -1;
+	p->pol_loaded = true;
+	if (p->pol.test_refuse)
+		return rw_error(err, 0, "refused: %s (test_refuse in %s)", p->pol.test_refuse, p->pol.path);
+	if (realpath(cl->bundle ? cl->bundle : ".", p->bundle) == NULL)
+		return rw_error(err, errno, "bundle %s", cl->bundle ? cl->bundle : ".");
+	if (stat(p->bundle, &st) < 0 || !S_ISDIR(st.st_mode))
+		return rw_error(err, 0, "bundle %s: not a directory", p->bundle);
+	snprintf(p->config, sizeof(p->config), "%s/config.json", p->bundle);
+	ctx.bundle = p->bundle;
+	cl_id.id = id;
+	ctx.cl = &cl_id;
+	if (rw_doc_load(p->config, &spec, err) < 0)
+		return -1;
+	if (spec->type != JSON_OBJECT)
+		return rw_error(err, 0, "config.json: the top level must be a JSON object");
+	if (rw_decide(&p->pol, spec, id, &p->dec, err) < 0 ||
+	    rw_delegate_resolve(p->dec.delegate, &p->d, err) < 0)
+		return -1;
+	return rw_doc_prepare(&ctx, DOC_SPEC, p->config, spec, &p->pending, err);
+}
+
 static int verb_create(const struct rw_cmdline *cl, rw_error_t *err)
 {
-	struct rw_policy pol;
-	struct rw_delegate d;
-	struct rw_ctx ctx = { .cl = cl, .policy = &pol, .delegate = &d };
-	char bundle[PATH_MAX], config[PATH_MAX + 16];
-	struct rw_pending pending = { 0 };
-	struct stat st;
+	struct plan p;
+	struct rw_delegate owner;
+	struct json *limits = NULL;
 	bool keep_record;
-
-	/* Fail closed: no container starts under a policy runwarden cannot read. */
-	if (rw_policy_load(rw_policy_path(), &pol, err) < 0)
-		return -1;
-	if (pol.test_refuse) {
-		rw_error(err, 0, "refused: %s (test_refuse in %s)", pol.test_refuse, pol.path);
-		goto out;
-	}
-	if (rw_delegate_resolve(pol.delegate, &d, err) < 0)
-		goto out;
-	if (realpath(cl->bundle ? cl->bundle : ".", bundle) == NULL) {
-		rw_error(err, errno, "bundle %s", cl->bundle ? cl->bundle : ".");
-		goto out;
-	}
-	if (stat(bundle, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		rw_error(err, 0, "bundle %s: not a directory", bundle);
-		goto out;
-	}
-	ctx.bundle = bundle;
-	snprintf(config, sizeof(config), "%s/config.json", bundle);
-
-	/* An id whose state a delegate still holds is that delegate's container:
-	 * rewriting the record now would send its later verbs elsewhere. (A record
-	 * without state is stale, from a create that never got its delete.) */
-	{
-		struct rw_delegate owner;
-		int found = rw_delegate_probe(cl, &owner, err);
-		if (found < 0)
-			goto out;
-		if (found) {
-			rw_error(err, 0, "container \"%s\" already exists (delegate %s)", cl->id, owner.name);
-			goto out;
-		}
-	}
+	int found;
 
 	/* Everything that can refuse comes before anything is written: the
 	 * document is rewritten in memory, then the record, then config.json. */
-	if (rw_rewrite_prepare(&ctx, DOC_SPEC, config, &pending, err) < 0)
-		goto out;
+	if (plan_create(cl, cl->id, &p, err) < 0)
+		goto fail;
+	/* An id whose state a delegate still holds is that delegate's container:
+	 * rewriting the record now would send its later verbs elsewhere. (A record
+	 * without state is stale, from a create that never got its delete.) */
+	found = rw_delegate_probe(cl, &owner, err);
+	if (found < 0)
+		goto fail;
+	if (found) {
+		rw_error(err, 0, "container \"%s\" already exists (delegate %s)", cl->id, owner.name);
+		goto fail;
+	}
+	if (p.dec.trusted &&
+	    rw_audit(&p.pol, p.pol.audit_log, "trusted", cl->id, "\"rule\":\"%s\",\"delegate\":\"%s\",\"image\":\"%s\"",
+		     p.dec.trusted->name, p.d.name, p.dec.image ? p.dec.image : "") < 0) {
+		rw_error(err, errno, "trusted container refused: cannot write the audit log %s", p.pol.audit_log);
+		goto fail;
+	}
 	/* A foreground `run` deletes its container when it exits, after runwarden
 	 * is gone: no record to leave behind (later verbs find it by probing). */
 	keep_record = cl->verb == VERB_CREATE || cl->detach || cl->keep;
-	if (keep_record ? rw_record_write(cl, &d, bundle, err) < 0 : rw_record_remove(cl, err) < 0)
-		goto out;
-	if (rw_rewrite_commit(&pending, err) < 0) {
+	if (keep_record) {
+		if (rw_limits_to_json(&p.lim, &limits, err) < 0)
+			goto fail;
+		if (p.pol.audit_log)
+			json_set(limits, "audit_log", json_new_string(p.pol.audit_log), err);
+		if (rw_record_write(cl, &p.d, p.bundle, limits, err) < 0)
+			goto fail;
+	} else if (rw_record_remove(cl, err) < 0)
+		goto fail;
+	if (rw_rewrite_commit(&p.pending, err) < 0) {
 		cleanup_error rw_error_t ignored = NULL;
 		if (keep_record)
 			rw_record_remove(cl, &ignored);
-		goto out;
+		goto fail;
 	}
-	rw_pending_release(&pending);
-	rw_policy_release(&pol);
-	rw_shield_dev_null();
-	return exec_delegate(cl, &d, err);
-out:
-	rw_pending_release(&pending);
-	rw_policy_release(&pol);
+	{
+		struct rw_delegate d = p.d;
+		plan_release(&p);
+		rw_shield_dev_null();
+		return exec_delegate(cl, &d, err);
+	}
+fail:
+	plan_release(&p);
 	return -1;
+}
+
+/* The limits a container was created with (its record), or, without a
+ * record, the strictest: the default tier's, capabilities none. */
+static int container_limits(const struct rw_cmdline *cl, struct rw_limits *lim, char **audit_log, rw_error_t *err)
+{
+	cleanup_json struct json *rec = rw_record_load(cl);
+	struct json *l = json_get(rec, "limits");
+	struct rw_policy pol;
+
+	*audit_log = NULL;
+	if (l && rw_limits_from_json(l, lim) == 0) {
+		struct json *a = json_get(l, "audit_log");
+		if (a && a->type == JSON_STRING)
+			*audit_log = strdup(a->u.str.s);
+		return 0;
+	}
+	rw_limits_release(lim);
+	if (rw_policy_load(rw_policy_path(), &pol, err) < 0)
+		return rw_error_prefix(err, "container %s has no record of its limits", cl->id);
+	rw_limits_for_tier(rw_policy_tier(&pol, pol.default_tier), lim);
+	if (pol.audit_log)
+		*audit_log = strdup(pol.audit_log);
+	rw_policy_release(&pol);
+	return 0;
 }
 
 static int verb_exec(const struct rw_cmdline *cl, rw_error_t *err)
 {
 	struct rw_delegate d;
-	struct rw_ctx ctx = { .cl = cl, .delegate = &d };
+	struct rw_limits lim = { 0 };
+	struct rw_changes ch = { 0 };
+	cleanup_free char *audit = NULL;
+	struct rw_ctx ctx = { .cl = cl, .delegate = &d, .limits = &lim, .changes = &ch };
+	int r = -1;
 
-	if (container_delegate(cl, &d, err) < 0)
-		return -1;
+	if (container_delegate(cl, &d, err) < 0 || container_limits(cl, &lim, &audit, err) < 0)
+		goto out;
+	/* `exec ID cmd...` with a command line: runc builds the process from
+	 * config.json (already the tier's) and the flags; those that would add
+	 * privilege are refused for tenants. */
+	if (cl->process == NULL && lim.tenant && cl->exec_privileged) {
+		rw_error(err, 0, "refused: exec with added capabilities or privileges (tier %s)", lim.tier);
+		goto out;
+	}
 	if (cl->process && rw_rewrite_file(&ctx, DOC_PROCESS, cl->process, err) < 0)
+		goto out;
+	r = 0;
+out:
+	rw_limits_release(&lim);
+	rw_changes_release(&ch);
+	if (r < 0)
 		return -1;
 	rw_shield_dev_null();
 	return exec_delegate(cl, &d, err);
 }
 
+/* runc update's flags cannot be rewritten (argv goes on unchanged): values
+ * within the container's tier pass, a value above it is refused. */
+static int update_flags_within(const struct rw_cmdline *cl, const struct rw_limits *lim, rw_error_t *err)
+{
+	uint64_t v;
+	long long n;
+	char *end;
+
+	if (cl->upd_memory && (rw_parse_size(cl->upd_memory, &v) < 0 || (int64_t)v > lim->memory))
+		return rw_error(err, 0, "refused: update --memory %s is above tier %s's %lld bytes", cl->upd_memory, lim->tier, (long long)lim->memory);
+	if (cl->upd_swap && (rw_parse_size(cl->upd_swap, &v) < 0 || (int64_t)v > lim->memory))
+		return rw_error(err, 0, "refused: update --memory-swap %s is above tier %s's %lld bytes (no swap)", cl->upd_swap, lim->tier, (long long)lim->memory);
+	if (cl->upd_pids && ((n = strtoll(cl->upd_pids, &end, 10)) <= 0 || *end || n > lim->pids))
+		return rw_error(err, 0, "refused: update --pids-limit %s is above tier %s's %lld", cl->upd_pids, lim->tier, (long long)lim->pids);
+	if (cl->upd_quota || cl->upd_period) {
+		long long q = cl->upd_quota ? strtoll(cl->upd_quota, NULL, 10) : lim->cpu_quota;
+		long long p = cl->upd_period ? strtoll(cl->upd_period, NULL, 10) : (long long)lim->cpu_period;
+		if (q <= 0 || p <= 0 || (double)q / (double)p > (double)lim->cpu_quota / (double)lim->cpu_period + 1e-9)
+			return rw_error(err, 0, "refused: update --cpu-quota/--cpu-period above tier %s's %lld/%llu", lim->tier,
+					(long long)lim->cpu_quota, (unsigned long long)lim->cpu_period);
+	}
+	return 0;
+}
+
 static int verb_update(const struct rw_cmdline *cl, rw_error_t *err)
 {
 	struct rw_delegate d;
-	struct rw_ctx ctx = { .cl = cl, .delegate = &d };
+	struct rw_limits lim = { 0 };
+	struct rw_changes ch = { 0 };
+	cleanup_free char *audit = NULL;
+	struct rw_ctx ctx = { .cl = cl, .delegate = &d, .limits = &lim, .changes = &ch };
+	size_t i;
+	int r = -1;
 
-	if (container_delegate(cl, &d, err) < 0)
-		return -1;
-	if (cl->resources) {
-		int r = strcmp(cl->resources, "-") == 0 ? rw_rewrite_stdin(&ctx, DOC_RESOURCES, err)
-							 : rw_rewrite_file(&ctx, DOC_RESOURCES, cl->resources, err);
-		if (r < 0)
-			return -1;
+	if (container_delegate(cl, &d, err) < 0 || container_limits(cl, &lim, &audit, err) < 0)
+		goto out;
+	if (lim.tenant && cl->update_flags && update_flags_within(cl, &lim, err) < 0)
+		goto out;
+	if (cl->resources && (strcmp(cl->resources, "-") == 0 ? rw_rewrite_stdin(&ctx, DOC_RESOURCES, err)
+							      : rw_rewrite_file(&ctx, DOC_RESOURCES, cl->resources, err)) < 0)
+		goto out;
+	for (i = 0; i < ch.n; i++) {
+		cleanup_free char *q = rw_json_quote(ch.lines[i]);
+		rw_audit(NULL, audit, "clamp", cl->id, "\"tier\":\"%s\",\"change\":%s", lim.tier, q ? q : "\"\"");
 	}
-	return exec_delegate(cl, &d, err);
+	r = 0;
+out:
+	rw_limits_release(&lim);
+	rw_changes_release(&ch);
+	return r < 0 ? -1 : exec_delegate(cl, &d, err);
+}
+
+static int verb_policy(const struct rw_cmdline *cl, rw_error_t *err)
+{
+	const char *sub = cl->rest_index < cl->argc ? cl->argv[cl->rest_index] : NULL;
+	const char *arg = sub && cl->rest_index + 1 < cl->argc ? cl->argv[cl->rest_index + 1] : NULL;
+
+	if (sub && strcmp(sub, "check") == 0) {
+		const char *path = arg ? arg : rw_policy_path();
+		int n = rw_policy_check(path, stdout);
+		if (n == 0)
+			printf("%s: valid\n", path);
+		fflush(stdout);
+		exit(n == 0 ? 0 : 1);
+	}
+	if (sub && strcmp(sub, "show") == 0) {
+		cleanup_free char *buf = NULL;
+		size_t len;
+		if ((arg && strcmp(arg, "--default") == 0) || access(rw_policy_path(), F_OK) < 0) {
+			fputs(rw_default_policy_text, stdout);
+			exit(0);
+		}
+		if (rw_read_file(rw_policy_path(), 4u << 20, &buf, &len, err) < 0)
+			return -1;
+		fwrite(buf, 1, len, stdout);
+		exit(0);
+	}
+	return rw_error(err, 0, "usage: runwarden policy check [FILE] | runwarden policy show [--default]");
+}
+
+static int verb_explain(const struct rw_cmdline *cl, rw_error_t *err)
+{
+	struct plan p;
+	char idbuf[PATH_MAX];
+	const char *id = cl->id;
+	size_t i;
+	int r;
+
+	if (id == NULL) {
+		/* containerd names the bundle directory after the container */
+		char b[PATH_MAX];
+		const char *base;
+		if (realpath(cl->bundle ? cl->bundle : ".", b) == NULL)
+			return rw_error(err, errno, "bundle %s", cl->bundle ? cl->bundle : ".");
+		base = strrchr(b, '/') ? strrchr(b, '/') + 1 : b;
+		snprintf(idbuf, sizeof(idbuf), "%s", rw_valid_id(base) ? base : "explain");
+		id = idbuf;
+	}
+	r = plan_create(cl, id, &p, err);
+	printf("bundle: %s\n", p.bundle[0] ? p.bundle : (cl->bundle ? cl->bundle : "."));
+	printf("policy: %s\n", p.pol_loaded ? p.pol.path : rw_policy_path());
+	if (p.dec.trusted)
+		printf("trusted: rule \"%s\" (unchanged)\n", p.dec.trusted->name);
+	else if (p.dec.tier)
+		printf("tier: %s (from %s)\n", p.dec.tier->name, p.dec.source);
+	if (p.d.path[0])
+		printf("delegate: %s (%s)\n", p.d.name, p.d.path);
+	for (i = 0; i < p.ch.n; i++)
+		printf("change: %s\n", p.ch.lines[i]);
+	if (r < 0)
+		printf("refused: %s\n", err && *err ? (*err)->msg : "?");
+	fflush(stdout);
+	plan_release(&p);
+	exit(r < 0 ? 1 : 0);
 }
 
 static int verb_delete(const struct rw_cmdline *cl, rw_error_t *err)
@@ -201,6 +389,12 @@ int main(int argc, char **argv)
 			break;
 		case VERB_DELETE:
 			r = verb_delete(&cl, &err);
+			break;
+		case VERB_POLICY:
+			r = verb_policy(&cl, &err);
+			break;
+		case VERB_EXPLAIN:
+			r = verb_explain(&cl, &err);
 			break;
 		case VERB_FEATURES:
 			r = configured_delegate(&d, &err);

@@ -8,7 +8,40 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Records what runwarden decided; later issues put the policy stages before it. */
+/* The tier: config.json at create, the process at exec, resources at update. */
+static int stage_enforce(const struct rw_ctx *ctx, struct json *doc, enum rw_doc kind, bool *changed, rw_error_t *err)
+{
+	size_t before = ctx->changes->n;
+	int r;
+
+	if (kind == DOC_SPEC)
+		r = rw_enforce_spec(ctx->policy, ctx->decision, ctx->cl->id, ctx->bundle, doc, ctx->changes,
+				    ctx->limits, err);
+	else if (kind == DOC_PROCESS)
+		r = rw_enforce_process(ctx->limits, doc, ctx->changes, err);
+	else
+		r = rw_enforce_resources(ctx->limits, doc, ctx->changes, err);
+	if (ctx->changes->n > before || kind == DOC_SPEC)
+		*changed = true;
+	return r;
+}
+
+static int stage_enforce_spec(const struct rw_ctx *ctx, struct json *doc, bool *changed, rw_error_t *err)
+{
+	return stage_enforce(ctx, doc, DOC_SPEC, changed, err);
+}
+
+static int stage_enforce_process(const struct rw_ctx *ctx, struct json *doc, bool *changed, rw_error_t *err)
+{
+	return stage_enforce(ctx, doc, DOC_PROCESS, changed, err);
+}
+
+static int stage_enforce_resources(const struct rw_ctx *ctx, struct json *doc, bool *changed, rw_error_t *err)
+{
+	return stage_enforce(ctx, doc, DOC_RESOURCES, changed, err);
+}
+
+/* Records what runwarden decided. */
 static int stage_annotate(const struct rw_ctx *ctx, struct json *spec, bool *changed, rw_error_t *err)
 {
 	struct json *ann = json_get_object(spec, "annotations", err);
@@ -23,7 +56,10 @@ static int stage_annotate(const struct rw_ctx *ctx, struct json *spec, bool *cha
 }
 
 static const struct rw_stage stages[] = {
+	{ "enforce", DOC_SPEC, stage_enforce_spec },
 	{ "annotate", DOC_SPEC, stage_annotate },
+	{ "enforce", DOC_PROCESS, stage_enforce_process },
+	{ "enforce", DOC_RESOURCES, stage_enforce_resources },
 };
 
 static const char *doc_name(enum rw_doc doc)
@@ -44,21 +80,27 @@ int rw_run_stages(const struct rw_ctx *ctx, enum rw_doc doc, struct json *tree, 
 	return 0;
 }
 
-int rw_rewrite_prepare(const struct rw_ctx *ctx, enum rw_doc doc, const char *path,
-		       struct rw_pending *p, rw_error_t *err)
+int rw_doc_load(const char *path, struct json **tree, rw_error_t *err)
 {
 	cleanup_free char *buf = NULL;
-	cleanup_json struct json *tree = NULL;
+	size_t len;
+
+	*tree = NULL;
+	if (rw_read_file(path, RW_MAX_DOCUMENT, &buf, &len, err) < 0)
+		return -1;
+	return json_parse(buf, len, 0, path, tree, err);
+}
+
+int rw_doc_prepare(const struct rw_ctx *ctx, enum rw_doc doc, const char *path, struct json *tree,
+		   struct rw_pending *p, rw_error_t *err)
+{
 	struct json_buf out = { 0 };
 	bool changed = false;
-	size_t len;
 
 	p->path = path;
 	p->text = NULL;
 	p->len = 0;
-	if (rw_read_file(path, RW_MAX_DOCUMENT, &buf, &len, err) < 0 ||
-	    json_parse(buf, len, 0, path, &tree, err) < 0 ||
-	    rw_run_stages(ctx, doc, tree, &changed, err) < 0)
+	if (rw_run_stages(ctx, doc, tree, &changed, err) < 0)
 		return -1;
 	if (!changed)
 		return 0;
@@ -69,6 +111,19 @@ int rw_rewrite_prepare(const struct rw_ctx *ctx, enum rw_doc doc, const char *pa
 	p->text = out.p;
 	p->len = out.len;
 	return 0;
+}
+
+int rw_rewrite_prepare(const struct rw_ctx *ctx, enum rw_doc doc, const char *path,
+		       struct rw_pending *p, rw_error_t *err)
+{
+	cleanup_json struct json *tree = NULL;
+
+	p->path = path;
+	p->text = NULL;
+	p->len = 0;
+	if (rw_doc_load(path, &tree, err) < 0)
+		return -1;
+	return rw_doc_prepare(ctx, doc, path, tree, p, err);
 }
 
 int rw_rewrite_commit(struct rw_pending *p, rw_error_t *err)

@@ -5,6 +5,7 @@
 #define RW_REWRITE_H
 
 #include <stdbool.h>
+#include "policy/enforce.h"
 #include "policy/policy.h"
 #include "shim/args.h"
 #include "shim/delegate.h"
@@ -18,9 +19,12 @@ enum rw_doc { DOC_SPEC, DOC_PROCESS, DOC_RESOURCES };
 
 struct rw_ctx {
 	const struct rw_cmdline *cl;
-	const struct rw_policy *policy;
+	const struct rw_policy *policy;       /* create */
 	const struct rw_delegate *delegate;
 	const char *bundle;
+	const struct rw_decision *decision;   /* create */
+	struct rw_limits *limits;             /* filled at create; read at exec, update */
+	struct rw_changes *changes;           /* what the stages changed */
 };
 
 struct rw_stage {
@@ -37,7 +41,12 @@ struct rw_pending {
 	char *text;             /* NULL: no stage changed it, nothing to write */
 	size_t len;
 };
-/* Reads, parses and runs the stages; nothing is written. */
+/* Reads and parses a document. */
+int rw_doc_load(const char *path, struct json **tree, rw_error_t *err);
+/* Runs the stages on a loaded tree and emits it; nothing is written. */
+int rw_doc_prepare(const struct rw_ctx *ctx, enum rw_doc doc, const char *path, struct json *tree,
+		   struct rw_pending *p, rw_error_t *err);
+/* load + prepare. */
 int rw_rewrite_prepare(const struct rw_ctx *ctx, enum rw_doc doc, const char *path,
 		       struct rw_pending *p, rw_error_t *err);
 /* Writes a prepared document back atomically (mode and owner kept), fsync'd. */

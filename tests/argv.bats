@@ -24,11 +24,14 @@ setup() {
 	# Only runwarden reads this bundle: a config.json is all it needs.
 	B="$T/bundle"
 	mkdir -p "$B"
-	echo '{"ociVersion":"1.0.2","process":{"args":["true"],"cwd":"/"},"root":{"path":"rootfs"}}' > "$B/config.json"
+	echo "$MINIMAL_SPEC" > "$B/config.json"
 	cp "$B/config.json" "$T/config.orig"
 	# exec --process and update --resources documents.
-	echo '{"args":["sh","-c","echo hi"],"cwd":"/","env":["PATH=/bin"],"user":{"uid":0,"gid":0},"terminal":false}' > "$T/process.json"
-	echo '{"memory":{"limit":9007199254740993,"swap":-1},"pids":{"limit":7},"cpu":{"shares":512}}' > "$T/resources.json"
+	# Already within the default tier (no capabilities, noNewPrivileges): no
+	# stage changes it, so it must reach the delegate byte for byte.
+	echo '{"args":["sh","-c","echo hi"],"cwd":"/","env":["PATH=/bin"],"user":{"uid":0,"gid":0},"terminal":false,"noNewPrivileges":true,"capabilities":{"bounding":[],"effective":[],"inheritable":[],"permitted":[],"ambient":[]}}' > "$T/process.json"
+	# Within the default tier (256 MiB, swap = memory): reaches the delegate unchanged.
+	echo '{"memory":{"limit":134217729,"swap":134217729},"pids":{"limit":7},"cpu":{"shares":512}}' > "$T/resources.json"
 	cp "$T/process.json" "$T/process.orig"
 	cp "$T/resources.json" "$T/resources.orig"
 	echo 'not json' > "$T/bad.json"
@@ -586,7 +589,7 @@ trim() {
 @test "stdio on the host's /dev/null reaches create, run and exec as a private null device" {
 	local null_ino
 	null_ino=$(stat -c %i /dev/null)
-	mkdir -p "$T/b" && echo '{}' > "$T/b/config.json"
+	mkdir -p "$T/b" && echo "$MINIMAL_SPEC" > "$T/b/config.json"
 	for line in "create --bundle $T/b c1" "run -d --bundle $T/b c2" "exec --detach c1 true"; do
 		mock_reset
 		# shellcheck disable=SC2086

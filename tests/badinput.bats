@@ -75,7 +75,7 @@ refused_create() {
 }
 
 @test "annotations of the wrong type" {
-	printf '{"ociVersion":"1.0.2","annotations":["x"]}' > "$T/bundle/config.json"
+	echo "$MINIMAL_SPEC" | jq -c '.annotations = ["x"]' > "$T/bundle/config.json"
 	refused_create '"annotations" is not a JSON object'
 }
 
@@ -106,8 +106,8 @@ refused_create() {
 	(cd "$T/bundle" && runc spec)
 	printf '{\n  "delegate": "runc",\n  "delegate": \n}\n' > "$RUNWARDEN_POLICY"
 	refused_create "$RUNWARDEN_POLICY:4:"
-	write_policy "$RUNWARDEN_POLICY" '{"delegate": "runc", "tiers": 1}'
-	refused_create 'unknown key "tiers"'
+	write_policy "$RUNWARDEN_POLICY" '{"delegate": "runc", "tierz": 1}'
+	refused_create 'unknown key "tierz"'
 	write_policy "$RUNWARDEN_POLICY" '{"delegate": "no-such-runtime"}'
 	refused_create 'delegate "no-such-runtime" not found'
 	write_policy "$RUNWARDEN_POLICY" '{"delegate": 7}'

@@ -31,6 +31,9 @@ recording_delegate() {
 	chmod +x "$1"
 }
 
+# The smallest config.json a tenant tier accepts: its own namespaces.
+MINIMAL_SPEC='{"ociVersion":"1.0.2","process":{"args":["true"],"cwd":"/"},"root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}]}}'
+
 # write_policy FILE JSON: a policy for RUNWARDEN_POLICY.
 write_policy() {
 	printf '%s\n' "$2" > "$1"

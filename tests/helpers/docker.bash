@@ -9,7 +9,8 @@
 #   /run/docker/plugins    dockerd's plugin exec root (not derived from --exec-root)
 #   /run/containerd/s/*    containerd 1.6's shim sockets (not derived from state)
 #                          (both removed only if they did not exist before)
-#   /sys/fs/cgroup/*/$RW_CGPARENT  container cgroups (--cgroup-parent)
+#   /sys/fs/cgroup/*/$RW_CGPARENT  container cgroups (--cgroup-parent), and
+#   /sys/fs/cgroup/*/$RW_CGPARENT-*  parents that tests name with --cgroup-parent
 #
 # Output: nothing on stdout (the file runs under automake's TAP driver);
 # diagnostics go to stderr, which bats shows for a failing setup/test.
@@ -19,7 +20,13 @@ RW_DOCKERD=/usr/sbin/dockerd
 RW_CONTAINERD=/usr/bin/containerd
 RW_DAEMON_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 RW_IMAGE=rwtest/busybox:latest
-RW_DEFAULT_POLICY='{"delegate":"runc"}'
+# The same rootfs, with what a tenant could put in an image (docker_import_busybox).
+RW_IMAGE_LABELS=rwtest/busybox-labels:latest    # LABEL org.runwarden.tier=pro, org.example.role=proxy
+RW_IMAGE_ENV=rwtest/busybox-env:latest          # ENV RUNWARDEN_TIER=pro, org.runwarden.tier=pro
+# The policy every test starts from (RW_AUDIT: see docker_start).
+rw_default_policy() {
+	printf '{"delegate":"runc","audit_log":"%s"}' "$RW_AUDIT"
+}
 
 # Why the docker tests cannot run here, or nothing.
 docker_missing_prereq() {
@@ -51,7 +58,7 @@ set_policy() {
 }
 
 restore_policy() {
-	[ -n "${RW_POLICY:-}" ] && set_policy "$RW_DEFAULT_POLICY"
+	[ -n "${RW_POLICY:-}" ] && set_policy "$(rw_default_policy)"
 }
 
 # The bundle containerd made for a container (moby namespace).
@@ -90,7 +97,9 @@ docker_start() {
 	export RW_EXEC_ROOT=$RW_T/docker/exec
 	export RW_POLICY=$RW_T/policy.json
 	export RW_CGPARENT=rwtest-$$
-	export RW_IMAGE
+	export RW_IMAGE RW_IMAGE_LABELS RW_IMAGE_ENV
+	# runwarden's audit log stays under $RW_T (its default is /var/log/runwarden).
+	export RW_AUDIT=$RW_T/audit.log
 	export DOCKER_CONFIG=$RW_T/client   # keep the client off ~/.docker
 	mkdir -p "$RW_CTRD_ROOT" "$RW_CTRD_STATE" "$RW_DATA_ROOT" "$RW_EXEC_ROOT" \
 		"$DOCKER_CONFIG" "$RW_T/ctrd/opt"
@@ -103,7 +112,7 @@ docker_start() {
 	ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' \
 		> "$RW_T/links.before"
 
-	set_policy "$RW_DEFAULT_POLICY"
+	set_policy "$(rw_default_policy)"
 
 	cat > "$RW_T/containerd.toml" <<-EOF
 	version = 2
@@ -188,7 +197,21 @@ _rw_docker_ready() {
 docker_import_busybox() {
 	"$RUNWARDEN_SRCDIR/tests/helpers/mkbundle" "$RW_T/bundle" >/dev/null &&
 	tar -C "$RW_T/bundle/rootfs" -cf "$RW_T/rootfs.tar" . &&
-	dk import "$RW_T/rootfs.tar" "$RW_IMAGE" >/dev/null
+	dk import "$RW_T/rootfs.tar" "$RW_IMAGE" >/dev/null &&
+	dk import -c 'LABEL org.runwarden.tier=pro' -c 'LABEL org.example.role=proxy' \
+		"$RW_T/rootfs.tar" "$RW_IMAGE_LABELS" >/dev/null &&
+	dk import -c 'ENV RUNWARDEN_TIER=pro' -c 'ENV org.runwarden.tier=pro' \
+		"$RW_T/rootfs.tar" "$RW_IMAGE_ENV" >/dev/null
+}
+
+# Our cgroup parents in every v1 hierarchy: the daemon's and the tests' own.
+_rw_cgparent_dirs() {
+	[ -n "${RW_CGPARENT:-}" ] || return 0
+	local d
+	for d in /sys/fs/cgroup/*/"$RW_CGPARENT" /sys/fs/cgroup/*/"$RW_CGPARENT"-*; do
+		[ -d "$d" ] && echo "$d"
+	done
+	return 0
 }
 
 # TERM PID, wait up to SECONDS for it to go, then KILL it.
@@ -222,9 +245,7 @@ _rw_our_shims() {
 # died): thaw them, then kill them.
 _rw_kill_cgroup_procs() {
 	local d f
-	[ -n "${RW_CGPARENT:-}" ] || return 0
-	for d in /sys/fs/cgroup/*/"$RW_CGPARENT"; do
-		[ -d "$d" ] || continue
+	for d in $(_rw_cgparent_dirs); do
 		find "$d" -name freezer.state 2>/dev/null | while read -r f; do
 			echo THAWED > "$f" 2>/dev/null
 		done
@@ -237,9 +258,7 @@ _rw_kill_cgroup_procs() {
 
 _rw_remove_cgroups() {
 	local d
-	[ -n "${RW_CGPARENT:-}" ] || return 0
-	for d in /sys/fs/cgroup/*/"$RW_CGPARENT"; do
-		[ -d "$d" ] || continue
+	for d in $(_rw_cgparent_dirs); do
 		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
 		[ -d "$d" ] && echo "could not remove cgroup $d" >&2
 	done
@@ -354,8 +373,8 @@ docker_leaks() {
 	if [ -n "$(_rw_mounts_under "$RW_T")" ]; then
 		echo "leak: mounts under $RW_T" >&2; bad=1
 	fi
-	for d in /sys/fs/cgroup/*/"${RW_CGPARENT:-none}"; do
-		[ -d "$d" ] && { echo "leak: cgroup $d" >&2; bad=1; }
+	for d in $(_rw_cgparent_dirs); do
+		echo "leak: cgroup $d" >&2; bad=1
 	done
 	[ "${RW_HAD_RUN_DOCKER:-yes}" = no ] && [ -e /run/docker ] &&
 		{ echo "leak: /run/docker" >&2; bad=1; }

@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """rewrite-check.py IN OUT: OUT must equal IN, value for value and in the same
-key order (duplicates kept, integers exact), except for the two annotations
-runwarden adds: org.runwarden.delegate and org.runwarden.version, which
-replace same-named ones in place or are appended to "annotations" (created at
+key order (duplicates kept, integers exact), except for the org.runwarden.*
+annotations runwarden adds (delegate, version, tier...), which replace same-named ones in place or are appended to "annotations" (created at
 the end of the top level when missing). Exits 1 and says where on a difference."""
 import json
 import sys
@@ -21,7 +20,8 @@ def last(pairs, key):
 
 
 src, out = load(sys.argv[1]), load(sys.argv[2])
-ours = ('org.runwarden.delegate', 'org.runwarden.version')
+# every org.runwarden.* annotation the output carries is runwarden's
+ours = tuple(k for k, _ in (last(out, 'annotations') or []) if k.startswith('org.runwarden.'))
 
 out_ann = last(out, 'annotations')
 if not isinstance(out_ann, list):

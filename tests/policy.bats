@@ -1,0 +1,157 @@
+#!/usr/bin/env bats
+# The policy file: `policy check` names every error at its place, `policy
+# show --default` is a valid starting point, create fails closed with the same
+# message, and `explain` tells what create would do without doing it.
+
+load helpers/common
+
+setup() {
+	T=$(scratch)
+	P="$T/policy.json"
+	export RUNWARDEN_POLICY="$P"
+}
+
+# check_fails 'POLICY TEXT' 'AT' 'MESSAGE': policy check exits 1 and prints
+# FILE:LINE:COL: MESSAGE, where LINE:COL is where the text AT first starts in
+# the policy (the key or value at fault).
+check_fails() {
+	printf '%b' "$1" > "$P"
+	local at
+	at=$(python3 -c 'import sys
+t = open(sys.argv[1]).read(); i = t.index(sys.argv[2])
+print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "$P" "$(printf '%b' "$2")")
+	run "$RUNWARDEN" policy check "$P"
+	assert_failure 1
+	assert_line "$P:$at: $3"
+}
+
+@test "policy check: a table of broken policies, each at its FILE:LINE:COL" {
+	check_fails '{\n  "tierz": {}\n}\n' '"tierz"' 'unknown key "tierz"'
+	check_fails '{"default_tier": 5}' '5' '"default_tier" must be a string'
+	check_fails '{"default_tier": "free", "default_tier": "pro"}' '"default_tier": "pro"' 'duplicate key "default_tier"'
+	check_fails '{"default_tier": "gold"}' '"gold"' 'tier "gold" is not defined (default_tier)'
+	check_fails '{"cgroup_parents": {"/tenants/x": "gold"}}' '"gold"' 'tier "gold" is not defined (cgroup_parents)'
+	check_fails '{"cgroup_parents": {"tenants": "free"}}' '"tenants"' 'a cgroup parent must be an absolute path or a systemd slice: "tenants"'
+	check_fails '{"tiers": {"t": {"memory": "12q", "cpus": 1, "tmpfs": "1m", "pids": 1}}, "default_tier": "t"}' '"12q"' \
+		'"memory": bad size "12q" (use bytes or a figure with k, m, g or t, e.g. "512m")'
+	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": 0, "tmpfs": "1m", "pids": 1}}, "default_tier": "t"}' '0,' \
+		'"cpus" must be greater than zero'
+	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": "x", "tmpfs": "1m", "pids": 1}}, "default_tier": "t"}' '"x"' \
+		'"cpus": bad figure "x" (a number of CPUs up to 1024, e.g. 0.5)'
+	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": 1, "tmpfs": "1m", "pids": -5}}, "default_tier": "t"}' '-5' \
+		'"pids" must be greater than zero'
+	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": 1, "tmpfs": "1m", "pids": 1.5}}, "default_tier": "t"}' '1.5' \
+		'"pids" must be an integer'
+	check_fails '{"tiers": {"t": {"memory": -1, "cpus": 1, "tmpfs": "1m", "pids": 5}}, "default_tier": "t"}' '-1' \
+		'"memory" must be greater than zero'
+	check_fails '{"tiers": {"t": {"memory": "0", "cpus": 1, "tmpfs": "1m", "pids": 5}}, "default_tier": "t"}' '"0"' \
+		'"memory" must be greater than zero'
+	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": 1, "tmpfs": true, "pids": 5}}, "default_tier": "t"}' 'true' \
+		'"tmpfs" must be a size: a string like "512m" or a number of bytes'
+	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": 1, "pids": 5}}, "default_tier": "t"}' '{"memory"' \
+		'tier "t" has no "tmpfs"'
+	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": 1, "tmpfs": "1m", "pids": 5, "capabilities": ["NET_ADMIN"]}}, "default_tier": "t"}' '"NET_ADMIN"' \
+		'unknown capability "NET_ADMIN" (write it as CAP_NET_BIND_SERVICE)'
+	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": 1, "tmpfs": "1m", "pids": 5, "swap": 1}}, "default_tier": "t"}' '"swap"' \
+		'unknown key "swap" in a tier (memory, cpus, tmpfs, pids, capabilities, delegate)'
+	check_fails '{"tiers": {}}' '{}' '"tiers" defines no tier'
+	check_fails '{"trusted": [{"name": "proxy", "image": "traefik:*"}]}' '{"name"' \
+		'"trusted"[0] needs one of "annotation", "label", "cgroup_parent", "digest": an image name alone is anyone'"'"'s to choose'
+	check_fails '{"trusted": [{"name": "p", "digest": "sha256:xyz"}]}' '"sha256:xyz"' \
+		'"digest" must be "sha256:" and 64 lowercase hex digits'
+	check_fails '{"audit_log": "audit.log"}' '"audit.log"' '"audit_log" must be an absolute path without "..": "audit.log"'
+	check_fails '{"allow_host_paths": ["/srv", "data"]}' '"data"' '"allow_host_paths" entries must be an absolute path without "..": "data"'
+	check_fails '{"delegate": "bin/runc"}' '"bin/runc"' '"delegate" must be a name (runsc, crun, runc) or an absolute path'
+	check_fails '{"require_seccomp": "yes"}' '"yes"' '"require_seccomp" must be true or false'
+	# yajl stops at the byte where the text stopped making sense: the brace after ","
+	check_fails '{\n  // comment\n  "tiers": {"t": {"memory": "1g",}}\n}' '}\n}' \
+		"invalid JSON: parse error: invalid object key (must be a string)"
+}
+
+@test "policy check reports every error, not only the first" {
+	printf '{\n  "default_tier": "gold",\n  "oops": 1,\n  "require_seccomp": 3\n}\n' > "$P"
+	run "$RUNWARDEN" policy check "$P"
+	assert_failure 1
+	assert_line "$P:2:19: tier \"gold\" is not defined (default_tier)"
+	assert_line "$P:3:3: unknown key \"oops\""
+	assert_line "$P:4:22: \"require_seccomp\" must be true or false"
+	[ "${#lines[@]}" -eq 3 ]
+}
+
+@test "human units are accepted: 512m, 1g, 1.5g, 512MiB, bytes; cpus as number or string" {
+	printf '%s' '{"tiers": {"t": {"memory": "1.5g", "cpus": "0.5", "tmpfs": "512MiB", "pids": 10},
+	              "u": {"memory": 268435456, "cpus": 2, "tmpfs": "64k", "pids": 1, "capabilities": ["CAP_NET_BIND_SERVICE"]}},
+	   "default_tier": "t", "cgroup_parents": {"/tenants/u": "u"}, "audit_log": "/var/log/x.log"}' > "$P"
+	run "$RUNWARDEN" policy check "$P"
+	assert_success
+	assert_output "$P: valid"
+}
+
+@test "policy show --default is commented, valid, and is contrib/policy.json" {
+	run "$RUNWARDEN" policy show --default
+	assert_success
+	assert_line --partial '// runwarden policy'
+	"$RUNWARDEN" policy show --default > "$T/default.json"
+	run "$RUNWARDEN" policy check "$T/default.json"
+	assert_success
+	cmp "$T/default.json" <(sed "s|^// runwarden policy: .*, read|// runwarden policy: $(sed -n 's|^// runwarden policy: \(.*\), read.*|\1|p' "$T/default.json"), read|" "$RUNWARDEN_SRCDIR/contrib/policy.json")
+	# its tiers are the hardening guide's
+	for t in free:256m:0.25:512m basic:512m:0.5:1g pro:1g:1.0:2g custom:2g:2.0:5g; do
+		IFS=: read -r name mem cpu tmp <<< "$t"
+		grep -Eq "\"$name\": +\{ \"memory\": \"$mem\", +\"cpus\": $cpu, +\"tmpfs\": \"$tmp\", +\"pids\": 256" "$T/default.json"
+	done
+}
+
+@test "policy show prints the file in force; without one, the default" {
+	run "$RUNWARDEN" policy show
+	assert_success
+	assert_line --partial '"default_tier": "free"'
+	echo '{"default_tier": "pro"} // mine' > "$P"
+	run "$RUNWARDEN" policy show
+	assert_output '{"default_tier": "pro"} // mine'
+}
+
+@test "a broken policy: create fails closed with the message policy check gives" {
+	mkdir -p "$T/bundle" && (cd "$T/bundle" && runc spec)
+	printf '{\n  "default_tier": "gold"\n}\n' > "$P"
+	run "$RUNWARDEN" policy check "$P"
+	want=${lines[0]}
+	run "$RUNWARDEN" --root "$T/root" --log "$T/log.json" create --bundle "$T/bundle" c1
+	assert_failure
+	assert_output --partial "$want"
+	run jq -r .msg "$T/log.json"
+	assert_output "runwarden: policy: $want"
+}
+
+@test "explain: tier, source, delegate and every change, nothing written" {
+	mkdir -p "$T/bundle" && (cd "$T/bundle" && runc spec)
+	jq '.root.readonly = false | .process.noNewPrivileges = false' "$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"
+	printf '{"delegate": "runc", "audit_log": "%s/audit.log"}' "$T" > "$P"
+	sum=$(sha256sum < "$T/bundle/config.json")
+	run "$RUNWARDEN" explain --bundle "$T/bundle"
+	assert_success
+	assert_line "tier: free (from default)"
+	assert_line "delegate: runc ($(command -v runc))"
+	assert_line "change: linux.resources.memory.limit: unset -> 268435456"
+	assert_line "change: linux.resources.cpu.quota: unset -> 25000"
+	assert_line "change: linux.resources.pids.limit: unset -> 256"
+	assert_line "change: root.readonly: false -> true"
+	assert_line --partial "change: process.capabilities.bounding: 3 dropped"
+	assert_line "change: process.noNewPrivileges: false -> true"
+	[ "$(sha256sum < "$T/bundle/config.json")" = "$sum" ]
+	[ ! -e "$T/root" ]
+	# the annotation selects another tier
+	jq '.annotations = {"org.runwarden.tier": "pro"}' "$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"
+	run "$RUNWARDEN" explain --bundle "$T/bundle"
+	assert_line "tier: pro (from annotation)"
+	assert_line "change: linux.resources.memory.limit: unset -> 1073741824"
+	# a refusal, and an unknown tier
+	jq '.annotations = {"org.runwarden.tier": "gold"}' "$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"
+	run "$RUNWARDEN" explain --bundle "$T/bundle"
+	assert_failure
+	assert_line 'refused: refused: unknown tier "gold" (annotation org.runwarden.tier)'
+	jq '.annotations = {} | .linux.namespaces |= map(select(.type != "network"))' "$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"
+	run "$RUNWARDEN" explain --bundle "$T/bundle"
+	assert_failure
+	assert_line --partial 'refused: refused: host network namespace'
+}
