@@ -42,7 +42,9 @@ const char rw_default_policy_text[] =
 "\t\"allow_host_paths\": [],\n"
 "\n"
 "\t// Refuse tenant containers that come without a seccomp profile.\n"
-"\t\"require_seccomp\": false,\n"
+"\t\"require_seccomp\": false\n"
 "\n"
-"\t\"audit_log\": \"/var/log/runwarden/audit.log\"\n"
+"\t// JSON lines for every trusted start and every clamped update. Unset:\n"
+"\t// $RUNWARDEN_AUDIT_LOG, else " RW_AUDIT_LOG ".\n"
+"\t// , \"audit_log\": \"" RW_AUDIT_LOG "\"\n"
 "}\n";

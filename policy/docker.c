@@ -118,8 +118,12 @@ static const struct json *hostname_source(const struct json *spec)
 	return plain_string(found) ? found : NULL;
 }
 
-/* The data-root in source, when source is exactly <data-root>/containers/<id>/hostname,
- * written plainly: absolute, every component non-empty and not "." or "..". */
+/* The data-root in source, when source is exactly <data-root>/containers/<cid>/hostname,
+ * written plainly: absolute, every component non-empty and not "." or "..". cid is
+ * this container's id, or with --network container:X, X's (Docker then mounts X's
+ * hostname): the path only says where the data-root is; what is read is still
+ * containers/<id>/config.v2.json of this id, whose "ID" must match, and the id is
+ * Docker's fresh random one, which no bind mount declared beforehand can name. */
 static char *data_root_of(const struct json *src, const char *id)
 {
 	const char *s = src->u.str.s, *p, *end;
@@ -130,7 +134,7 @@ static char *data_root_of(const struct json *src, const char *id)
 		return NULL;
 	plen = len - slen;
 	p = s + plen;
-	if (memcmp(p, "/containers/", 12) != 0 || memcmp(p + 12, id, idlen) != 0 ||
+	if (memcmp(p, "/containers/", 12) != 0 || !is_hex64(p + 12, idlen) ||
 	    memcmp(p + 12 + idlen, "/hostname", 9) != 0)
 		return NULL;
 	/* s[0..plen) is the data-root: "/" then components separated by single '/'. */

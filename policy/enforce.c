@@ -213,11 +213,19 @@ static int refuse_namespaces(const struct json *spec, rw_error_t *err)
 			continue;
 		if (strcmp(required[k], "network") == 0) {
 			/* --network container:X joins another container's: allowed.
-			 * The host's is not. */
-			struct stat a, b;
+			 * The host's is not: runwarden runs in it (containerd calls it
+			 * from the host), so /proc/self/ns/net is the host's. When
+			 * that cannot be told, refuse. */
+			struct stat a, self, init;
+			bool is_host;
 			if (stat(path, &a) < 0)
 				return rw_error(err, errno, "refused: network namespace path %s", path);
-			if (stat("/proc/1/ns/net", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			if (stat("/proc/self/ns/net", &self) < 0)
+				return rw_error(err, errno, "refused: network namespace path %s: cannot compare with the host's", path);
+			is_host = a.st_dev == self.st_dev && a.st_ino == self.st_ino;
+			if (stat("/proc/1/ns/net", &init) == 0 && a.st_dev == init.st_dev && a.st_ino == init.st_ino)
+				is_host = true;
+			if (is_host)
 				return rw_error(err, 0, "refused: host network namespace (rule: tenant containers get their own; path %s is the host's)", path);
 			continue;
 		}
@@ -278,6 +286,23 @@ static bool runtime_socket(const char *path)
 	return false;
 }
 
+static bool docker_net_file(const char *data_root, const char *real)
+{
+	char containers[PATH_MAX];
+	const char *rest, *slash;
+	struct stat st;
+
+	snprintf(containers, sizeof(containers), "%s/containers/", data_root);
+	if (strncmp(real, containers, strlen(containers)) != 0)
+		return false;
+	rest = real + strlen(containers);
+	slash = strchr(rest, '/');
+	if (slash == NULL || strchr(slash + 1, '/') ||
+	    (strcmp(slash + 1, "resolv.conf") != 0 && strcmp(slash + 1, "hosts") != 0 && strcmp(slash + 1, "hostname") != 0))
+		return false;
+	return lstat(real, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static int refuse_mounts(const struct rw_policy *pol, const struct rw_decision *dec, const char *id,
 			 const char *bundle, const struct json *spec, rw_error_t *err)
 {
@@ -308,8 +333,24 @@ static int refuse_mounts(const struct rw_policy *pol, const struct rw_decision *
 			return rw_error(err, 0, "refused: bind mount of the container runtime's socket %s (via %s)", real, src);
 		if ((own[0] && under(real, own)) || (volumes[0] && under(real, volumes)) || (bundle && under(real, bundle)))
 			ok = true;
+		/* --network container:X: Docker binds X's resolv.conf, hosts and
+		 * hostname, files it wrote itself. */
+		if (!ok && dec->data_root && docker_net_file(dec->data_root, real))
+			ok = true;
 		for (k = 0; !ok && k < pol->nallow; k++)
 			ok = under(real, pol->allow_host_paths[k]);
+		/* A Unix socket is a door into whatever listens on it (a daemon that
+		 * runs containers, under any name): it must be allowed by itself. */
+		{
+			struct stat st;
+			if (stat(real, &st) == 0 && S_ISSOCK(st.st_mode)) {
+				ok = false;
+				for (k = 0; k < pol->nallow; k++)
+					ok = ok || strcmp(real, pol->allow_host_paths[k]) == 0;
+				if (!ok)
+					return rw_error(err, 0, "refused: bind mount of the Unix socket %s (rule: a socket must be listed by itself in allow_host_paths)", src);
+			}
+		}
 		if (!ok)
 			return rw_error(err, 0, "refused: bind mount of host path %s (rule: allow_host_paths in %s)", src, pol->path);
 	}

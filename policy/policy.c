@@ -588,6 +588,15 @@ void rw_policy_release(struct rw_policy *pol)
 	memset(pol, 0, sizeof(*pol));
 }
 
+const char *rw_policy_audit_log(const struct rw_policy *pol)
+{
+	const char *e = getenv("RUNWARDEN_AUDIT_LOG");
+
+	if (pol && pol->audit_log)
+		return pol->audit_log;
+	return e && *e == '/' ? e : RW_AUDIT_LOG;
+}
+
 const struct rw_tier *rw_policy_tier(const struct rw_policy *pol, const char *name)
 {
 	size_t i;

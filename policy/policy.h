@@ -62,6 +62,8 @@ int rw_policy_load(const char *path, struct rw_policy *pol, rw_error_t *err);
 int rw_policy_check(const char *path, FILE *out);
 void rw_policy_release(struct rw_policy *pol);
 
+/* The policy's audit_log, else $RUNWARDEN_AUDIT_LOG, else the configured default. */
+const char *rw_policy_audit_log(const struct rw_policy *pol);
 const struct rw_tier *rw_policy_tier(const struct rw_policy *pol, const char *name);
 /* Size and CPU figures as the policy takes them ("512m", "1g", 0.5). */
 int rw_parse_size(const char *s, uint64_t *out);

@@ -134,9 +134,9 @@ static int verb_create(const struct rw_cmdline *cl, rw_error_t *err)
 		goto fail;
 	}
 	if (p.dec.trusted &&
-	    rw_audit(&p.pol, p.pol.audit_log, "trusted", cl->id, "\"rule\":\"%s\",\"delegate\":\"%s\",\"image\":\"%s\"",
+	    rw_audit(&p.pol, rw_policy_audit_log(&p.pol), "trusted", cl->id, "\"rule\":\"%s\",\"delegate\":\"%s\",\"image\":\"%s\"",
 		     p.dec.trusted->name, p.d.name, p.dec.image ? p.dec.image : "") < 0) {
-		rw_error(err, errno, "trusted container refused: cannot write the audit log %s", p.pol.audit_log);
+		rw_error(err, errno, "trusted container refused: cannot write the audit log %s", rw_policy_audit_log(&p.pol));
 		goto fail;
 	}
 	/* A foreground `run` deletes its container when it exits, after runwarden
@@ -145,8 +145,7 @@ static int verb_create(const struct rw_cmdline *cl, rw_error_t *err)
 	if (keep_record) {
 		if (rw_limits_to_json(&p.lim, &limits, err) < 0)
 			goto fail;
-		if (p.pol.audit_log)
-			json_set(limits, "audit_log", json_new_string(p.pol.audit_log), err);
+		json_set(limits, "audit_log", json_new_string(rw_policy_audit_log(&p.pol)), err);
 		if (rw_record_write(cl, &p.d, p.bundle, limits, err) < 0)
 			goto fail;
 	} else if (rw_record_remove(cl, err) < 0)
@@ -187,8 +186,7 @@ static int container_limits(const struct rw_cmdline *cl, struct rw_limits *lim, 
 	if (rw_policy_load(rw_policy_path(), &pol, err) < 0)
 		return rw_error_prefix(err, "container %s has no record of its limits", cl->id);
 	rw_limits_for_tier(rw_policy_tier(&pol, pol.default_tier), lim);
-	if (pol.audit_log)
-		*audit_log = strdup(pol.audit_log);
+	*audit_log = strdup(rw_policy_audit_log(&pol));
 	rw_policy_release(&pol);
 	return 0;
 }

@@ -508,7 +508,8 @@ free_limits() {
 	# Docker bind-mounts X's hosts, hostname and resolv.conf into the joiner
 	run dk run --rm --network "container:$id" "$RW_IMAGE" echo joined
 	assert_success
-	assert_output joined
+	# dockerd warns that ip_forward is off (this harness keeps it off)
+	assert_line joined
 }
 
 @test "refused: a host path outside allow_host_paths; named volumes and allowed paths work" {

@@ -14,7 +14,11 @@
 # in the v1 cgroups at cgroupsPath (its processes stay in the cgroup2 root), so
 # the cgroup files bound the sandbox as a whole; inside, gVisor shows no
 # cgroup files, a MemTotal equal to the memory limit, no NoNewPrivs line in
-# /proc/self/status, and no nosuid/nodev in /proc/mounts.
+# /proc/self/status, and no nosuid/nodev in /proc/mounts. Its pids.max counts
+# the sandbox's host tasks (sentry threads, ptrace stubs), not the container's
+# processes: at 256 the sentry panics ("creating stub process: resource
+# temporarily unavailable") after about 40 processes, so no test forks up to
+# the limit, and the tmpfs test's tier keeps 256.
 #
 # Every container gets its own cgroups path (/rwtiers-PID-ID); teardown
 # removes containers, processes and those cgroups, and fails the test if

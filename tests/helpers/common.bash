@@ -6,6 +6,8 @@ load '/usr/lib/bats/bats-assert/load'
 : "${RUNWARDEN:?set RUNWARDEN to the runwarden binary}"
 : "${RUNWARDEN_SRCDIR:?set RUNWARDEN_SRCDIR to the source tree}"
 MKBUNDLE="$RUNWARDEN_SRCDIR/tests/helpers/mkbundle"
+# Audit lines of policies that name no audit_log stay in the test's temp dir.
+export RUNWARDEN_AUDIT_LOG="${BATS_FILE_TMPDIR:-${BATS_TMPDIR:-/tmp}}/audit.log"
 
 require_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"

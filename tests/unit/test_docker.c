@@ -403,10 +403,19 @@ static void test_lookalikes(void)
 {
 	char *s, *vol, *d2, *cfg;
 
-	/* another container's directory */
+	/* another container's directory (--network container:B): it locates the
+	 * data-root only; what is read is A's own state, never B's */
 	small_container(ID_B, "\"sha256:" IMG "\"", "{\"run\":\"b\"}");
 	s = hostname_of(root, ID_B);
-	not_found(s, ID_A, "the hostname of another id's directory");
+	{
+		struct rw_docker d;
+		rw_error_t err = NULL;
+		int r = read_src(s, ID_A, &d, &err);
+		ok(r == 0 && d.found && rw_docker_label(&d, "run") == NULL,
+		   "the hostname of another id's directory: this id's own state is read, not that id's");
+		rw_error_free(&err);
+		rw_docker_release(&d);
+	}
 	free(s);
 
 	/* dodgy spellings of the right path (each would open it) */
