@@ -330,8 +330,10 @@ static int verb_explain(const struct rw_cmdline *cl, rw_error_t *err)
 		printf("delegate: %s (%s)\n", p.d.name, p.d.path);
 	for (i = 0; i < p.ch.n; i++)
 		printf("change: %s\n", p.ch.lines[i]);
-	if (r < 0)
-		printf("refused: %s\n", err && *err ? (*err)->msg : "?");
+	if (r < 0) {
+		const char *m = err && *err ? (*err)->msg : "?";
+		printf("refused: %s\n", strncmp(m, "refused: ", 9) == 0 ? m + 9 : m);
+	}
 	fflush(stdout);
 	plan_release(&p);
 	exit(r < 0 ? 1 : 0);

@@ -149,9 +149,9 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 	jq '.annotations = {"org.runwarden.tier": "gold"}' "$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"
 	run "$RUNWARDEN" explain --bundle "$T/bundle"
 	assert_failure
-	assert_line 'refused: refused: unknown tier "gold" (annotation org.runwarden.tier)'
+	assert_line 'refused: unknown tier "gold" (annotation org.runwarden.tier)'
 	jq '.annotations = {} | .linux.namespaces |= map(select(.type != "network"))' "$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"
 	run "$RUNWARDEN" explain --bundle "$T/bundle"
 	assert_failure
-	assert_line --partial 'refused: refused: host network namespace'
+	assert_line --partial 'refused: host network namespace'
 }
