@@ -202,22 +202,10 @@ static int open_dir_at(int dirfd, const char *name, const char *path, int *out, 
 static int read_json_at(int dirfd, const char *name, const char *path, struct json **out,
 			rw_error_t *err)
 {
-	cleanup_close int fd = openat(dirfd, name,
-				      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	cleanup_free char *buf = NULL;
-	struct stat st;
 	size_t len;
 
-	if (fd < 0)
-		return rw_error(err, errno, "open %s", path);
-	if (fstat(fd, &st) < 0)
-		return rw_error(err, errno, "stat %s", path);
-	if (!S_ISREG(st.st_mode))
-		return rw_error(err, 0, "%s: not a regular file", path);
-	if ((unsigned long long)st.st_size > RW_DOCKER_MAX_FILE)
-		return rw_error(err, 0, "%s: %lld bytes, larger than the %u allowed; refused", path,
-				(long long)st.st_size, RW_DOCKER_MAX_FILE);
-	if (rw_read_fd(fd, path, RW_DOCKER_MAX_FILE, &buf, &len, err) < 0)
+	if (rw_read_file_at(dirfd, name, path, O_NOFOLLOW, RW_DOCKER_MAX_FILE, &buf, &len, err) < 0)
 		return -1;
 	if (json_parse(buf, len, 0, path, out, err) < 0)
 		return -1;

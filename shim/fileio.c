@@ -55,9 +55,15 @@ int rw_read_fd(int fd, const char *name, size_t max, char **out, size_t *len, rw
 
 int rw_read_file(const char *path, size_t max, char **out, size_t *len, rw_error_t *err)
 {
+	return rw_read_file_at(AT_FDCWD, path, path, 0, max, out, len, err);
+}
+
+int rw_read_file_at(int dirfd, const char *name, const char *path, int extra_flags, size_t max,
+		    char **out, size_t *len, rw_error_t *err)
+{
 	/* O_NONBLOCK: a FIFO planted as config.json must not hang the runtime;
 	 * it is refused below as not a regular file. */
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | extra_flags);
 	struct stat st;
 
 	if (fd < 0)

@@ -8,6 +8,10 @@
 
 /* Reads a whole regular file of at most max bytes. */
 int rw_read_file(const char *path, size_t max, char **out, size_t *len, rw_error_t *err);
+/* The same for name beneath dirfd (AT_FDCWD for none); extra_flags such as
+ * O_NOFOLLOW. path names the file in messages. */
+int rw_read_file_at(int dirfd, const char *name, const char *path, int extra_flags, size_t max,
+		    char **out, size_t *len, rw_error_t *err);
 /* Reads fd to EOF, at most max bytes. */
 int rw_read_fd(int fd, const char *name, size_t max, char **out, size_t *len, rw_error_t *err);
 /* Replaces path atomically: a temporary file in the same directory, written,

@@ -11,24 +11,6 @@
 bats_require_minimum_version 1.5.0
 load helpers/common
 
-delegate_path() {
-	case $1 in
-	runc) echo /usr/sbin/runc ;;
-	crun) echo /usr/bin/crun ;;
-	runsc) echo /usr/bin/runsc ;;
-	*) return 1 ;;
-	esac
-}
-
-require_delegate() {
-	[ -x "$(delegate_path "$1")" ] || skip "$1 is not installed"
-}
-
-DEVNULL_OK="root:root 666 character special file"
-
-devnull() {
-	stat -c '%U:%G %a %F' /dev/null
-}
 
 setup() {
 	require_root

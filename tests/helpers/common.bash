@@ -9,6 +9,26 @@ MKBUNDLE="$RUNWARDEN_SRCDIR/tests/helpers/mkbundle"
 # Audit lines of policies that name no audit_log stay in the test's temp dir.
 export RUNWARDEN_AUDIT_LOG="${BATS_FILE_TMPDIR:-${BATS_TMPDIR:-/tmp}}/audit.log"
 
+# The real runtimes, where Debian installs them.
+delegate_path() {
+	case $1 in
+	runc) echo /usr/sbin/runc ;;
+	crun) echo /usr/bin/crun ;;
+	runsc) echo /usr/bin/runsc ;;
+	*) return 1 ;;
+	esac
+}
+
+require_delegate() {
+	[ -x "$(delegate_path "$1")" ] || skip "$1 is not installed"
+}
+
+DEVNULL_OK="root:root 666 character special file"
+
+devnull() {
+	stat -c '%U:%G %a %F' /dev/null
+}
+
 require_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 }

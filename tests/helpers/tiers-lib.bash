@@ -3,24 +3,6 @@
 # script in the rootfs that reports what the container sees. Modelled on
 # tests/lifecycle.bats (same stdio and teardown discipline).
 
-delegate_path() {
-	case $1 in
-	runc) echo /usr/sbin/runc ;;
-	crun) echo /usr/bin/crun ;;
-	runsc) echo /usr/bin/runsc ;;
-	*) return 1 ;;
-	esac
-}
-
-require_delegate() {
-	[ -x "$(delegate_path "$1")" ] || skip "$1 is not installed"
-}
-
-DEVNULL_OK="root:root 666 character special file"
-
-devnull() {
-	stat -c '%U:%G %a %F' /dev/null
-}
 
 # tier_values TIER: "MEMORY-BYTES CPU-QUOTA TMPFS-BYTES PIDS" of a default
 # tier (README: free 256m / 0.25 CPU / 512m tmpfs; basic 512m / 0.5 / 1g;
