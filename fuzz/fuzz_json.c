@@ -6,6 +6,7 @@
  * violation. */
 #include "config.h"
 #include "shim/json.h"
+#include "policy/enforce.h"
 #include "shim/rewrite.h"
 
 #include <stdint.h>
@@ -46,21 +47,43 @@ static struct json_buf roundtrip(const struct json *j)
 	return a;
 }
 
+/* The whole create path on an arbitrary document: the embedded default
+ * policy, a tier decision, enforcement (or a refusal), the annotations. */
 static void check_annotate(struct json *tree)
 {
+	static struct rw_policy pol;
+	static bool pol_loaded;
 	struct rw_delegate d = { .name = "crun", .path = "/usr/bin/crun" };
-	struct rw_ctx ctx = { .delegate = &d, .bundle = "/nonexistent" };
+	struct rw_decision dec;
+	struct rw_limits lim = { 0 };
+	struct rw_changes ch = { 0 };
+	struct rw_cmdline cl = { .id = "fuzz" };
+	struct rw_ctx ctx = { .cl = &cl, .policy = &pol, .delegate = &d, .bundle = "/nonexistent",
+			      .decision = &dec, .limits = &lim, .changes = &ch };
 	struct json_buf a;
 	struct json *k = NULL, *ann;
 	rw_error_t err = NULL;
 	bool changed = false;
 
-	if (rw_run_stages(&ctx, DOC_SPEC, tree, &changed, &err) < 0) {
+	if (!pol_loaded) {
+		if (rw_policy_load("/nonexistent/runwarden-fuzz-policy.json", &pol, &err) < 0)
+			fail("the embedded default policy does not load", NULL, 0, NULL, 0);
+		pol_loaded = true;
+	}
+	if (tree->type != JSON_OBJECT)
+		return;
+	if (rw_decide(&pol, tree, cl.id, &dec, &err) < 0 || rw_run_stages(&ctx, DOC_SPEC, tree, &changed, &err) < 0) {
 		if (err == NULL || err->msg == NULL)
-			fail("rw_run_stages failed without an error", NULL, 0, NULL, 0);
+			fail("the create path failed without an error", NULL, 0, NULL, 0);
 		rw_error_free(&err);
+		rw_decision_release(&dec);
+		rw_limits_release(&lim);
+		rw_changes_release(&ch);
 		return;
 	}
+	rw_decision_release(&dec);
+	rw_limits_release(&lim);
+	rw_changes_release(&ch);
 	a = roundtrip(tree);
 	if (json_parse(a.p, a.len, 0, "rewritten", &k, &err) < 0)
 		fail("rewritten text does not parse", a.p, a.len, NULL, 0);
