@@ -155,3 +155,29 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 	assert_failure
 	assert_line --partial 'refused: host network namespace'
 }
+
+@test "a tier's own delegate, and a trusted rule's, are the ones create records" {
+	mkdir -p "$T/bundle" "$T/root" && (cd "$T/bundle" && runc spec)
+	recording_delegate "$T/mock-a"
+	recording_delegate "$T/mock-b"
+	printf '{"delegate": "%s", "tiers": {"free": {"memory": "256m", "cpus": 0.25, "tmpfs": "64m", "pids": 64},
+	  "pro": {"memory": "1g", "cpus": 1, "tmpfs": "64m", "pids": 64, "delegate": "%s"}},
+	  "trusted": [{"name": "agent", "annotation": {"example.org/role": "agent"}, "delegate": "%s"}]}' \
+		"$T/mock-a" "$T/mock-b" "$T/mock-b" > "$P"
+	run "$RUNWARDEN" --root "$T/root" create --bundle "$T/bundle" c-free
+	assert_success
+	[ -e "$T/argv" ] && [ "$(jq -r .delegate "$T/root/.runwarden-c-free.json")" = mock-a ]
+	jq '.annotations = {"org.runwarden.tier": "pro"}' "$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"
+	run "$RUNWARDEN" --root "$T/root" create --bundle "$T/bundle" c-pro
+	assert_success
+	[ "$(jq -r .delegate "$T/root/.runwarden-c-pro.json")" = mock-b ]
+	[ "$(jq -r .limits.tier "$T/root/.runwarden-c-pro.json")" = pro ]
+	jq '.annotations = {"example.org/role": "agent"}' "$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"
+	run "$RUNWARDEN" --root "$T/root" create --bundle "$T/bundle" c-agent
+	assert_success
+	[ "$(jq -r .delegate "$T/root/.runwarden-c-agent.json")" = mock-b ]
+	[ "$(jq -r .limits.tenant "$T/root/.runwarden-c-agent.json")" = false ]
+	[ "$(jq -r '.annotations["org.runwarden.tier.source"]' "$T/bundle/config.json")" = trusted:agent ]
+	run jq -r 'select(.event == "trusted") | .rule' "$RUNWARDEN_AUDIT_LOG"
+	assert_line agent
+}
