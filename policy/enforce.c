@@ -438,6 +438,18 @@ static bool is_tmpfs_dir(const char *dest)
 	return false;
 }
 
+/* Strictly beneath /tmp, /run (or /var/run) or /var/tmp. */
+static bool beneath_tmpfs_dir(const char *dest)
+{
+	static const char *const dirs[] = { "/tmp/", "/run/", "/var/run/", "/var/tmp/", NULL };
+	size_t i;
+
+	for (i = 0; dirs[i]; i++)
+		if (strncmp(dest, dirs[i], strlen(dirs[i])) == 0 && dest[strlen(dirs[i])] != '\0')
+			return true;
+	return false;
+}
+
 static int apply_filesystem(struct json *spec, const struct rw_tier *t, struct rw_changes *ch, rw_error_t *err)
 {
 	struct json *root = json_get_object(spec, "root", err), *mounts = json_get(spec, "mounts");
@@ -471,6 +483,14 @@ static int apply_filesystem(struct json *spec, const struct rw_tier *t, struct r
 		mounts->u.arr.v[o++] = m;
 	}
 	mounts->u.arr.n = o;
+	/* runc mounts in order: the tmpfs must come before anything mounted
+	 * beneath it (Docker's /run/secrets, Kubernetes' /var/run/secrets/...),
+	 * or it would hide it. */
+	for (o = 0; o < mounts->u.arr.n; o++) {
+		const char *dest = str(json_get(mounts->u.arr.v[o], "destination"));
+		if (dest && beneath_tmpfs_dir(dest))
+			break;
+	}
 	for (i = 0; tmpfs_dirs[i]; i++) {
 		char size[64];
 		struct json *m = json_new(JSON_OBJECT), *opts = json_new(JSON_ARRAY);
@@ -503,7 +523,9 @@ static int apply_filesystem(struct json *spec, const struct rw_tier *t, struct r
 		}
 		mounts->u.arr.v = nv;
 		mounts->u.arr.cap = mounts->u.arr.n + 1;
-		mounts->u.arr.v[mounts->u.arr.n++] = m;
+		memmove(&nv[o + i + 1], &nv[o + i], (mounts->u.arr.n - (o + i)) * sizeof(*nv));
+		nv[o + i] = m;
+		mounts->u.arr.n++;
 		change(ch, "mounts: %s tmpfs %s,nosuid,nodev,mode=1777", tmpfs_dirs[i], size);
 	}
 	return 0;

@@ -572,3 +572,17 @@ force_delete_created() {
 	run compgen -G '/dev/.runwarden-null-*'
 	assert_failure
 }
+
+@test "runc: a bind mount beneath /run stays visible under the tier's /run tmpfs" {
+	require_delegate runc
+	use_policy runc
+	"$MKBUNDLE" "$B" cat /run/secrets/token > /dev/null
+	mkdir -p "$T/secrets" && echo "s3cret-$ID" > "$T/secrets/token"
+	# the source sits in the bundle directory, which tenant mounts may use
+	mv "$T/secrets" "$B/secrets"
+	jq --arg s "$B/secrets" '.mounts += [{"destination": "/run/secrets", "type": "bind", "source": $s, "options": ["rbind", "ro"]}]' \
+		"$B/config.json" > "$T/c" && mv "$T/c" "$B/config.json"
+	run bash -c "'$RUNWARDEN' --root '$R' run --bundle '$B' '$ID' < '$T/stdin' 2>&1 | cat"
+	assert_success
+	assert_output "s3cret-$ID"
+}

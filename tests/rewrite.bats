@@ -218,3 +218,16 @@ create() {
 	run "$RUNWARDEN" --root "$T/root" update --memory 64m --pids-limit 100 c1
 	assert_success
 }
+
+@test "the tier's tmpfs comes before mounts beneath it (secrets under /run stay visible)" {
+	(cd "$T/bundle" && runc spec)
+	mkdir -p "$T/bundle/secrets"
+	jq --arg s "$T/bundle/secrets" '.mounts += [{"destination": "/run/secrets", "type": "bind", "source": $s, "options": ["rbind", "ro"]},
+	                                            {"destination": "/var/run/secrets/k8s", "type": "bind", "source": $s, "options": ["rbind", "ro"]}]' \
+		"$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"
+	run "$RUNWARDEN" --root "$T/root" create --bundle "$T/bundle" c1
+	assert_success
+	run jq -r '.mounts | map(.destination) | join(" ")' "$T/bundle/config.json"
+	assert_output --regexp '/run .*/run/secrets'
+	assert_output --regexp '/tmp /run /var/tmp /run/secrets /var/run/secrets/k8s$'
+}
