@@ -30,32 +30,6 @@ setup() {
 	RW_VERSION=$("$RUNWARDEN" --version | sed -n '1s/^runwarden version //p')
 }
 
-# rwd DELEGATE ARG...: runwarden, as a caller configured for DELEGATE would
-# run it (runsc needs --network=none here, before --root). Never with
-# /dev/null (or a terminal) as stdio: runsc create/run/exec chown their stdio
-# to the sandbox's user (nobody), crun to the container's. Its stdin is an
-# empty file; callers give stdout and stderr pipes or files of their own.
-rwd() {
-	local d=$1
-	shift
-	if [ "$d" = runsc ]; then
-		"$RUNWARDEN" --network=none --root "$R" --log "$LOG" "$@" < "$T/stdin"
-	else
-		"$RUNWARDEN" --root "$R" --log "$LOG" "$@" < "$T/stdin"
-	fi
-}
-
-# direct DELEGATE ARG...: the delegate itself, on the same state.
-direct() {
-	local d=$1
-	shift
-	if [ "$d" = runsc ]; then
-		"$(delegate_path runsc)" --network=none --root "$R" "$@" < "$T/stdin"
-	else
-		"$(delegate_path "$d")" --root "$R" "$@" < "$T/stdin"
-	fi
-}
-
 track() {
 	echo "$1 $2" >> "$T/containers"
 }

@@ -50,30 +50,6 @@ tiers_setup() {
 	: > "$T/stdin"      # stdin for the runtimes
 }
 
-# rwd DELEGATE ARG...: runwarden as a caller configured for DELEGATE runs it
-# (runsc needs --network=none, before --root); stdin an empty file, never
-# /dev/null.
-rwd() {
-	local d=$1
-	shift
-	if [ "$d" = runsc ]; then
-		"$RUNWARDEN" --network=none --root "$R" --log "$LOG" "$@" < "$T/stdin"
-	else
-		"$RUNWARDEN" --root "$R" --log "$LOG" "$@" < "$T/stdin"
-	fi
-}
-
-# direct DELEGATE ARG...: the delegate itself, on the same state (teardown).
-direct() {
-	local d=$1
-	shift
-	if [ "$d" = runsc ]; then
-		"$(delegate_path runsc)" --network=none --root "$R" "$@" < "$T/stdin"
-	else
-		"$(delegate_path "$d")" --root "$R" "$@" < "$T/stdin"
-	fi
-}
-
 # use_policy JSON: the policy file (audit log in the scratch directory).
 use_policy() {
 	write_policy "$RUNWARDEN_POLICY" "$1 // written by tiers.bats"
