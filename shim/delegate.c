@@ -144,18 +144,11 @@ struct json *rw_record_load(const struct rw_cmdline *cl)
 	return rec;
 }
 
-int rw_record_read(const struct rw_cmdline *cl, struct rw_delegate *d, rw_error_t *err)
+int rw_record_delegate(const struct json *rec, struct rw_delegate *d)
 {
-	cleanup_json struct json *rec = rw_record_load(cl);
 	cleanup_error rw_error_t ignored = NULL;
-	struct json *name, *dpath;
+	const struct json *name = json_get(rec, "delegate"), *dpath = json_get(rec, "path");
 
-	(void)err;
-	/* A damaged record must not stop kill or delete: the caller probes instead. */
-	if (rec == NULL)
-		return 0;
-	name = json_get(rec, "delegate");
-	dpath = json_get(rec, "path");
 	if (!name || name->type != JSON_STRING || !dpath || dpath->type != JSON_STRING ||
 	    dpath->u.str.s[0] != '/' || access(dpath->u.str.s, X_OK) < 0)
 		return 0;

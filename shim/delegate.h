@@ -25,8 +25,10 @@ int rw_record_write(const struct rw_cmdline *cl, const struct rw_delegate *d,
 		    const char *bundle, struct json *extra, rw_error_t *err);
 /* The record's JSON (NULL when there is none or it is damaged). */
 struct json *rw_record_load(const struct rw_cmdline *cl);
-/* 1 and *d filled: found; 0: no usable record. */
-int rw_record_read(const struct rw_cmdline *cl, struct rw_delegate *d, rw_error_t *err);
+/* The delegate a loaded record names: 1 and *d filled; 0 when rec is NULL or
+ * names no usable delegate (a damaged record must not stop kill or delete:
+ * the caller probes instead). */
+int rw_record_delegate(const struct json *rec, struct rw_delegate *d);
 int rw_record_remove(const struct rw_cmdline *cl, rw_error_t *err);
 /* Without a record: which delegate's state holds the container. 1 found, 0 not. */
 int rw_delegate_probe(const struct rw_cmdline *cl, struct rw_delegate *d, rw_error_t *err);

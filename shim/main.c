@@ -44,9 +44,10 @@ static int configured_delegate(struct rw_delegate *d, rw_error_t *err)
 
 /* The delegate that created the container: the record made at create, else
  * whose state holds the id, else the configured one. */
-static int container_delegate(const struct rw_cmdline *cl, struct rw_delegate *d, rw_error_t *err)
+static int container_delegate(const struct rw_cmdline *cl, const struct json *rec, struct rw_delegate *d,
+			      rw_error_t *err)
 {
-	int r = rw_record_read(cl, d, err);
+	int r = rw_record_delegate(rec, d);
 
 	if (r == 0)
 		r = rw_delegate_probe(cl, d, err);
@@ -169,15 +170,15 @@ fail:
 
 /* The limits a container was created with (its record), or, without a
  * record, the strictest: the default tier's, capabilities none. */
-static int container_limits(const struct rw_cmdline *cl, struct rw_limits *lim, char **audit_log, rw_error_t *err)
+static int container_limits(const struct rw_cmdline *cl, const struct json *rec, struct rw_limits *lim,
+			    char **audit_log, rw_error_t *err)
 {
-	cleanup_json struct json *rec = rw_record_load(cl);
-	struct json *l = json_get(rec, "limits");
+	const struct json *l = json_get(rec, "limits");
 	struct rw_policy pol;
 
 	*audit_log = NULL;
 	if (l && rw_limits_from_json(l, lim) == 0) {
-		struct json *a = json_get(l, "audit_log");
+		const struct json *a = json_get(l, "audit_log");
 		if (a && a->type == JSON_STRING)
 			*audit_log = strdup(a->u.str.s);
 		return 0;
@@ -198,9 +199,11 @@ static int verb_exec(const struct rw_cmdline *cl, rw_error_t *err)
 	struct rw_changes ch = { 0 };
 	cleanup_free char *audit = NULL;
 	struct rw_ctx ctx = { .cl = cl, .delegate = &d, .limits = &lim, .changes = &ch };
+	/* read once: it names the delegate and the limits */
+	cleanup_json struct json *rec = rw_record_load(cl);
 	int r = -1;
 
-	if (container_delegate(cl, &d, err) < 0 || container_limits(cl, &lim, &audit, err) < 0)
+	if (container_delegate(cl, rec, &d, err) < 0 || container_limits(cl, rec, &lim, &audit, err) < 0)
 		goto out;
 	/* `exec ID cmd...` with a command line: runc builds the process from
 	 * config.json (already the tier's) and the flags; those that would add
@@ -252,10 +255,12 @@ static int verb_update(const struct rw_cmdline *cl, rw_error_t *err)
 	struct rw_changes ch = { 0 };
 	cleanup_free char *audit = NULL;
 	struct rw_ctx ctx = { .cl = cl, .delegate = &d, .limits = &lim, .changes = &ch };
+	/* read once: it names the delegate and the limits */
+	cleanup_json struct json *rec = rw_record_load(cl);
 	size_t i;
 	int r = -1;
 
-	if (container_delegate(cl, &d, err) < 0 || container_limits(cl, &lim, &audit, err) < 0)
+	if (container_delegate(cl, rec, &d, err) < 0 || container_limits(cl, rec, &lim, &audit, err) < 0)
 		goto out;
 	if (lim.tenant && cl->update_flags && update_flags_within(cl, &lim, err) < 0)
 		goto out;
@@ -342,8 +347,9 @@ static int verb_explain(const struct rw_cmdline *cl, rw_error_t *err)
 static int verb_delete(const struct rw_cmdline *cl, rw_error_t *err)
 {
 	struct rw_delegate d;
+	cleanup_json struct json *rec = rw_record_load(cl);
 
-	if (container_delegate(cl, &d, err) < 0)
+	if (container_delegate(cl, rec, &d, err) < 0)
 		return -1;
 	/* The delegate is exec'd, so the record must go first. Should the delete
 	 * fail (a running container without --force), a retry finds the delegate
@@ -356,8 +362,9 @@ static int verb_delete(const struct rw_cmdline *cl, rw_error_t *err)
 static int verb_other(const struct rw_cmdline *cl, rw_error_t *err)
 {
 	struct rw_delegate d;
+	cleanup_json struct json *rec = cl->id ? rw_record_load(cl) : NULL;
 
-	if (cl->id ? container_delegate(cl, &d, err) < 0 : configured_delegate(&d, err) < 0)
+	if (cl->id ? container_delegate(cl, rec, &d, err) < 0 : configured_delegate(&d, err) < 0)
 		return -1;
 	return exec_delegate(cl, &d, err);
 }
