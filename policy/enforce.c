@@ -2,6 +2,7 @@
 #include "policy/enforce.h"
 #include "policy/docker.h"
 #include "shim/log.h"
+#include "shim/strv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,40 +22,20 @@ static const char *const tmpfs_dirs[] = { "/tmp", "/run", "/var/tmp", NULL };
 static void __attribute__((format(printf, 2, 3))) change(struct rw_changes *ch, const char *fmt, ...)
 {
 	va_list ap;
-	char *line = NULL, **n;
 
 	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		line = NULL;
+	(void)rw_strv_vpushf(&ch->lines, &ch->n, fmt, ap);
 	va_end(ap);
-	if (line == NULL || (n = realloc(ch->lines, (ch->n + 1) * sizeof(*n))) == NULL) {
-		free(line);
-		return;
-	}
-	ch->lines = n;
-	ch->lines[ch->n++] = line;
 }
 
 void rw_changes_release(struct rw_changes *ch)
 {
-	size_t i;
-
-	for (i = 0; i < ch->n; i++)
-		free(ch->lines[i]);
-	free(ch->lines);
-	ch->lines = NULL;
-	ch->n = 0;
+	rw_strv_free(&ch->lines, &ch->n);
 }
 
 void rw_limits_release(struct rw_limits *lim)
 {
-	size_t i;
-
-	for (i = 0; i < lim->ncaps; i++)
-		free(lim->caps[i]);
-	free(lim->caps);
-	lim->caps = NULL;
-	lim->ncaps = 0;
+	rw_strv_free(&lim->caps, &lim->ncaps);
 }
 
 static const char *str(const struct json *j)
@@ -615,7 +596,7 @@ int rw_enforce_spec(const struct rw_policy *pol, const struct rw_decision *dec, 
 	const struct rw_tier *t = dec->tier;
 	struct json *ann, *proc;
 	cleanup_free char *joined = NULL;
-	size_t i, removed;
+	size_t removed;
 
 	memset(lim, 0, sizeof(*lim));
 	if (dec->trusted) {
@@ -639,9 +620,8 @@ int rw_enforce_spec(const struct rw_policy *pol, const struct rw_decision *dec, 
 	proc = json_get_object(spec, "process", err);
 	if (proc == NULL || apply_process(proc, t->caps, t->ncaps, "process", ch, err) < 0)
 		return -1;
-	lim->caps = calloc(t->ncaps + 1, sizeof(char *));
-	for (i = 0; lim->caps && i < t->ncaps; i++)
-		lim->caps[lim->ncaps++] = strdup(t->caps[i]);
+	if (rw_strv_copy(&lim->caps, &lim->ncaps, t->caps, t->ncaps) < 0)
+		return rw_error(err, ENOMEM, "capabilities");
 
 	ann = json_get_object(spec, "annotations", err);
 	if (ann == NULL)
@@ -707,8 +687,6 @@ int rw_enforce_resources(const struct rw_limits *lim, struct json *res, struct r
 
 void rw_limits_for_tier(const struct rw_tier *t, struct rw_limits *lim)
 {
-	size_t i;
-
 	memset(lim, 0, sizeof(*lim));
 	lim->tenant = true;
 	snprintf(lim->tier, sizeof(lim->tier), "%s", t ? t->name : "");
@@ -716,9 +694,8 @@ void rw_limits_for_tier(const struct rw_tier *t, struct rw_limits *lim)
 	lim->cpu_period = CPU_PERIOD_DEFAULT;
 	lim->cpu_quota = t ? (int64_t)(t->cpu_micro * CPU_PERIOD_DEFAULT / 1000000u) : 1000;
 	lim->pids = t ? t->pids : 1;
-	lim->caps = calloc((t ? t->ncaps : 0) + 1, sizeof(char *));
-	for (i = 0; t && lim->caps && i < t->ncaps; i++)
-		lim->caps[lim->ncaps++] = strdup(t->caps[i]);
+	if (t)
+		(void)rw_strv_copy(&lim->caps, &lim->ncaps, t->caps, t->ncaps);
 }
 
 int rw_limits_to_json(const struct rw_limits *lim, struct json **out, rw_error_t *err)
@@ -778,10 +755,9 @@ int rw_limits_from_json(const struct json *j, struct rw_limits *lim)
 	lim->pids = v;
 	if (caps == NULL || caps->type != JSON_ARRAY)
 		return -1;
-	lim->caps = calloc(caps->u.arr.n + 1, sizeof(char *));
-	for (i = 0; lim->caps && i < caps->u.arr.n; i++)
-		if (str(caps->u.arr.v[i]))
-			lim->caps[lim->ncaps++] = strdup(str(caps->u.arr.v[i]));
+	for (i = 0; i < caps->u.arr.n; i++)
+		if (str(caps->u.arr.v[i]) && rw_strv_push(&lim->caps, &lim->ncaps, strdup(str(caps->u.arr.v[i]))) < 0)
+			return -1;
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "policy/policy.h"
 #include "shim/fileio.h"
 #include "shim/json.h"
+#include "shim/strv.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -91,7 +92,7 @@ struct checker {
 static void __attribute__((format(printf, 3, 4))) bad(struct checker *c, size_t off, const char *fmt, ...)
 {
 	va_list ap;
-	char *m = NULL, *full = NULL, **nm;
+	char *m = NULL;
 	size_t line = 0, col = 0;
 
 	va_start(ap, fmt);
@@ -99,16 +100,9 @@ static void __attribute__((format(printf, 3, 4))) bad(struct checker *c, size_t 
 		m = NULL;
 	va_end(ap);
 	json_line_col(c->buf, c->len, off, &line, &col);
-	if (m == NULL || asprintf(&full, "%s:%zu:%zu: %s", c->path, line, col, m) < 0)
-		full = NULL;
+	if (m)
+		(void)rw_strv_pushf(&c->msgs, &c->n, "%s:%zu:%zu: %s", c->path, line, col, m);
 	free(m);
-	nm = realloc(c->msgs, (c->n + 1) * sizeof(*nm));
-	if (nm == NULL || full == NULL) {
-		free(full);
-		return;
-	}
-	c->msgs = nm;
-	c->msgs[c->n++] = full;
 }
 
 static bool key_is(const struct json_member *m, const char *key)
@@ -425,12 +419,8 @@ static void load_trusted(struct checker *c, const struct json *v, size_t idx, st
 
 static void free_tier(struct rw_tier *t)
 {
-	size_t i;
-
 	free(t->name);
-	for (i = 0; i < t->ncaps; i++)
-		free(t->caps[i]);
-	free(t->caps);
+	rw_strv_free(&t->caps, &t->ncaps);
 	free(t->delegate);
 }
 
@@ -466,13 +456,7 @@ static void free_trusted(struct rw_policy *pol)
 
 static void free_allow(struct rw_policy *pol)
 {
-	size_t i;
-
-	for (i = 0; i < pol->nallow; i++)
-		free(pol->allow_host_paths[i]);
-	free(pol->allow_host_paths);
-	pol->allow_host_paths = NULL;
-	pol->nallow = 0;
+	rw_strv_free(&pol->allow_host_paths, &pol->nallow);
 }
 
 static void load_root(struct checker *c, const struct json *root, struct rw_policy *pol, const struct json **cg_node)
@@ -618,12 +602,9 @@ static int load_all(const char *path, struct rw_policy *pol, struct checker *c, 
 	memset(pol, 0, sizeof(*pol));
 	if (load_text("<embedded default>", rw_default_policy_text, strlen(rw_default_policy_text), pol, &dc, err) < 0 ||
 	    dc.n > 0) {
-		size_t i;
 		if (dc.n)
 			rw_error(err, 0, "%s", dc.msgs[0]);
-		for (i = 0; i < dc.n; i++)
-			free(dc.msgs[i]);
-		free(dc.msgs);
+		rw_strv_free(&dc.msgs, &dc.n);
 		return -1;
 	}
 	pol->path = "<embedded default>";
@@ -639,14 +620,11 @@ static int load_all(const char *path, struct rw_policy *pol, struct checker *c, 
 int rw_policy_load(const char *path, struct rw_policy *pol, rw_error_t *err)
 {
 	struct checker c = { 0 };
-	size_t i;
 	int r = load_all(path, pol, &c, err);
 
 	if (r == 0 && c.n > 0)
 		r = rw_error(err, 0, "%s", c.msgs[0]);
-	for (i = 0; i < c.n; i++)
-		free(c.msgs[i]);
-	free(c.msgs);
+	rw_strv_free(&c.msgs, &c.n);
 	if (r < 0) {
 		rw_policy_release(pol);
 		return rw_error_prefix(err, "policy");
@@ -671,12 +649,10 @@ int rw_policy_check(const char *path, FILE *out)
 		rw_policy_release(&pol);
 		return 1;
 	}
-	for (i = 0; i < c.n; i++) {
+	for (i = 0; i < c.n; i++)
 		fprintf(out, "%s\n", c.msgs[i]);
-		free(c.msgs[i]);
-	}
-	free(c.msgs);
 	n = (int)c.n;
+	rw_strv_free(&c.msgs, &c.n);
 	rw_policy_release(&pol);
 	return n;
 }
