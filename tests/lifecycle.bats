@@ -99,25 +99,6 @@ assert_state_format() {
 	jq -e "$f" <<< "$output" >/dev/null || fail "state is not $d's: $output"
 }
 
-cgroup_dirs() {
-	compgen -G "/sys/fs/cgroup/*/$1" || true
-}
-
-cgroup_procs() {
-	local dir
-	for dir in $(cgroup_dirs "$1"); do
-		find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null
-	done
-}
-
-# Processes whose command line names our --root (runsc's sandbox and gofer).
-root_procs() {
-	local p
-	for p in /proc/[0-9]*; do
-		tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -qF -- "--root=$R " && echo "${p#/proc/}"
-	done
-	return 0
-}
 
 alive() {
 	[ -e "/proc/$1" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]

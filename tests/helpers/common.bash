@@ -56,6 +56,26 @@ direct() {
 	fi
 }
 
+# Processes with --root=$R as an argument (runsc's sandbox and gofer); the
+# pattern comes from a file so that grep's own command line does not match.
+root_procs() {
+	grep -lsxzF -f <(printf -- '--root=%s\n' "$R") /proc/[0-9]*/cmdline | cut -d/ -f3
+	return 0
+}
+
+# The directories of cgroup path P (an id, or a cgroupsPath with its leading
+# "/") in every hierarchy, the v1 ones and the unified one.
+cgroup_dirs() {
+	compgen -G "/sys/fs/cgroup/*/${1#/}" || true
+}
+
+cgroup_procs() {
+	local dir
+	for dir in $(cgroup_dirs "$1"); do
+		find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null
+	done
+}
+
 require_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 }

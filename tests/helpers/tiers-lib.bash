@@ -83,25 +83,6 @@ none_alive() {
 	done
 }
 
-# Processes with --root=$R as an argument (runsc's sandbox and gofer); the
-# pattern comes from a file so that grep's own command line does not match.
-root_procs() {
-	grep -lsxzF -f <(printf -- '--root=%s\n' "$R") /proc/[0-9]*/cmdline | cut -d/ -f3
-	return 0
-}
-
-# The directories of cgroups path P in every hierarchy (v1 and the unified one).
-cgroup_dirs() {
-	compgen -G "/sys/fs/cgroup/*$1" || true
-}
-
-cgroup_procs() {
-	local dir
-	for dir in $(cgroup_dirs "$1"); do
-		find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null
-	done
-}
-
 # tiers_setup_file: one busybox bundle for the whole file (mkbundle is the
 # slow part of a test); bundle DIR ARG... copies it and sets the process.
 tiers_setup_file() {
