@@ -38,17 +38,6 @@ use_policy() {
 	write_policy "$RUNWARDEN_POLICY" "{ \"delegate\": \"$1\" } // written by lifecycle.bats"
 }
 
-# wait_for SECONDS CMD...: poll CMD (quietly) until it succeeds.
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" > "$T/wait.out" 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@" > "$T/wait.out" 2>&1
-}
 
 status_is() {
 	[ "$(rwd "$1" state "$2" 2> "$T/state.err" | jq -r .status)" = "$3" ]
@@ -100,9 +89,6 @@ assert_state_format() {
 }
 
 
-alive() {
-	[ -e "/proc/$1" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
-}
 
 none_alive() {
 	local p

@@ -60,21 +60,7 @@ default_policy() {
 	use_policy "{\"delegate\": \"$1\", \"audit_log\": \"$T/audit.log\"}"
 }
 
-# wait_for SECONDS CMD...: poll CMD (quietly) until it succeeds.
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" > "$T/wait.out" 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@" > "$T/wait.out" 2>&1
-}
 
-alive() {
-	[ -e "/proc/$1" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
-}
 
 none_alive() {
 	local p
