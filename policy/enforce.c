@@ -123,7 +123,17 @@ int rw_decide(const struct rw_policy *pol, const struct json *spec, const char *
 	if (dk.found) {
 		dec->data_root = dk.data_root ? strdup(dk.data_root) : NULL;
 		dec->image = dk.image_ref ? strdup(dk.image_ref) : NULL;
+		dec->image_digest = dk.image_id ? strdup(dk.image_id) : NULL;
 	}
+	/* Outside Docker, containerd and other engines name the image in
+	 * annotations (what the blocklist checks; tiers never come from it). */
+	if (dec->image == NULL && (name = annotation(spec, "org.opencontainers.image.ref.name")) != NULL)
+		dec->image = strdup(name);
+	if (dec->image == NULL && (name = annotation(spec, "io.kubernetes.cri.image-name")) != NULL)
+		dec->image = strdup(name);
+	if (dec->image_digest == NULL && (name = annotation(spec, "org.opencontainers.image.digest")) != NULL)
+		dec->image_digest = strdup(name);
+	name = NULL;
 
 	for (i = 0; i < pol->ntrusted; i++) {
 		if (!rule_matches(&pol->trusted[i], spec, &dk, parent))
@@ -168,7 +178,8 @@ void rw_decision_release(struct rw_decision *dec)
 {
 	free(dec->data_root);
 	free(dec->image);
-	dec->data_root = dec->image = NULL;
+	free(dec->image_digest);
+	dec->data_root = dec->image = dec->image_digest = NULL;
 }
 
 /* Refusals */

@@ -29,6 +29,7 @@ struct rw_decision {
 	const char *delegate;               /* the delegate spec for rw_delegate_resolve (NULL: default) */
 	char *data_root;                    /* Docker's, when the container is Docker's */
 	char *image;                        /* image reference, when known */
+	char *image_digest;                 /* Docker's image id, or the OCI digest annotation */
 };
 
 struct rw_changes {

@@ -4,9 +4,11 @@
 #include "shim/json.h"
 #include "shim/strv.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 
 #define RW_MAX_POLICY (4u << 20)
 
@@ -87,7 +89,22 @@ struct checker {
 	size_t len;
 	char **msgs;
 	size_t n;
+	size_t cur_off, cur_line;   /* line_at's cursor: rules are read in order */
 };
+
+/* The 1-based line of offset off, counted on from the last call when off
+ * lies further on (rules come in document order: linear in the file). */
+static unsigned line_at(struct checker *c, size_t off)
+{
+	if (off < c->cur_off || c->cur_line == 0) {
+		c->cur_off = 0;
+		c->cur_line = 1;
+	}
+	for (; c->cur_off < off && c->cur_off < c->len; c->cur_off++)
+		if (c->buf[c->cur_off] == '\n')
+			c->cur_line++;
+	return (unsigned)c->cur_line;
+}
 
 static void __attribute__((format(printf, 3, 4))) bad(struct checker *c, size_t off, const char *fmt, ...)
 {
@@ -292,6 +309,15 @@ static char *each_cap(struct checker *c, const struct json *v, const char *what)
 	return strdup(v->u.str.s);
 }
 
+static char *each_string(struct checker *c, const struct json *v, const char *what)
+{
+	if (!is_plain_string(v) || v->u.str.len == 0) {
+		bad(c, v->off, "\"%s\" entries must be non-empty strings", what);
+		return NULL;
+	}
+	return strdup(v->u.str.s);
+}
+
 static char *each_path(struct checker *c, const struct json *v, const char *what)
 {
 	char label[64];
@@ -459,6 +485,359 @@ static void free_allow(struct rw_policy *pol)
 	rw_strv_free(&pol->allow_host_paths, &pol->nallow);
 }
 
+
+/* The blocklist section. */
+
+static bool hex_digest(const char *s, unsigned char out[32])
+{
+	size_t i;
+
+	if (strncasecmp(s, "sha256:", 7) != 0 || strlen(s) != 71)
+		return false;
+	for (i = 0; i < 32; i++) {
+		int hi, lo;
+		char a = (char)tolower((unsigned char)s[7 + 2 * i]), b = (char)tolower((unsigned char)s[8 + 2 * i]);
+		if (!isxdigit((unsigned char)a) || !isxdigit((unsigned char)b))
+			return false;
+		hi = a <= '9' ? a - '0' : a - 'a' + 10;
+		lo = b <= '9' ? b - '0' : b - 'a' + 10;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static void free_category(struct rw_bl_category *cat)
+{
+	size_t i;
+
+	free(cat->name);
+	rw_strv_free(&cat->skip_tiers, &cat->nskip);
+	for (i = 0; i < cat->nrules; i++)
+		free(cat->rules[i].pattern);
+	free(cat->rules);
+	memset(cat, 0, sizeof(*cat));
+}
+
+static void free_bl_allow(struct rw_blocklist *bl)
+{
+	size_t i;
+
+	for (i = 0; i < bl->nallow; i++) {
+		free(bl->allow[i].category);
+		free(bl->allow[i].rule);
+		free(bl->allow[i].image);
+		free(bl->allow[i].path);
+	}
+	free(bl->allow);
+	bl->allow = NULL;
+	bl->nallow = 0;
+}
+
+void rw_blocklist_release(struct rw_blocklist *bl)
+{
+	size_t i;
+
+	for (i = 0; i < bl->ncats; i++)
+		free_category(&bl->cats[i]);
+	free(bl->cats);
+	free_bl_allow(bl);
+	rw_strv_free(&bl->scan.dirs, &bl->scan.ndirs);
+	free(bl->scan.cache);
+	memset(bl, 0, sizeof(*bl));
+}
+
+static void add_rules(struct checker *c, const struct json_member *m, enum rw_bl_kind kind, struct rw_bl_category *cat)
+{
+	const struct json *v = m->val;
+	struct rw_bl_rule *grown;
+	size_t i;
+
+	if (v->type != JSON_ARRAY) {
+		bad(c, v->off, "\"%s\" must be an array", m->key);
+		return;
+	}
+	grown = realloc(cat->rules, (cat->nrules + v->u.arr.n + 1) * sizeof(*cat->rules));
+	if (grown == NULL)
+		return;
+	cat->rules = grown;
+	for (i = 0; i < v->u.arr.n; i++) {
+		const struct json *e = v->u.arr.v[i];
+		struct rw_bl_rule *r = &cat->rules[cat->nrules];
+		char buf[16];
+
+		memset(r, 0, sizeof(*r));
+		if (kind == BL_PORT && e->type == JSON_NUMBER) {
+			char *end;
+			long n = strtol(e->u.str.s, &end, 10);
+			if (*end || n < 1 || n > 65535) {
+				bad(c, e->off, "\"ports\" entries must be ports, 1 to 65535");
+				continue;
+			}
+			snprintf(buf, sizeof(buf), "%ld", n);
+			r->pattern = strdup(buf);
+		} else if (!is_plain_string(e)) {
+			bad(c, e->off, "\"%s\" entries must be %s", m->key, kind == BL_PORT ? "ports" : "strings");
+			continue;
+		} else if (e->u.str.len == 0 || strspn(e->u.str.s, " \t\n") == e->u.str.len) {
+			bad(c, e->off, "\"%s\": an empty pattern would match everything", m->key);
+			continue;
+		} else if ((kind == BL_IMAGE_DIGEST || kind == BL_FILE_DIGEST) && !hex_digest(e->u.str.s, r->digest)) {
+			bad(c, e->off, "\"%s\" entries must be \"sha256:\" and 64 hex digits", m->key);
+			continue;
+		} else if (kind == BL_PORT && (strspn(e->u.str.s, "0123456789") != e->u.str.len || e->u.str.len > 5 ||
+					       atol(e->u.str.s) < 1 || atol(e->u.str.s) > 65535)) {
+			bad(c, e->off, "\"ports\" entries must be ports, 1 to 65535");
+			continue;
+		} else if (kind == BL_NAME && strchr(e->u.str.s, '/')) {
+			bad(c, e->off, "\"names\" are basenames: \"%s\" has a \"/\"", e->u.str.s);
+			continue;
+		} else
+			r->pattern = strdup(e->u.str.s);
+		if (r->pattern == NULL)
+			continue;
+		lower(r->pattern);
+		r->kind = kind;
+		r->src = c->path;
+		r->line = line_at(c, e->off);
+		cat->nrules++;
+	}
+}
+
+static void load_category(struct checker *c, const struct json_member *cm, struct rw_bl_category *cat)
+{
+	static const struct { const char *key; enum rw_bl_kind kind; } lists[] = {
+		{ "names", BL_NAME }, { "args", BL_ARG }, { "contains", BL_CONTAINS }, { "ports", BL_PORT },
+		{ "images", BL_IMAGE }, { "image_digests", BL_IMAGE_DIGEST }, { "file_digests", BL_FILE_DIGEST },
+	};
+	const struct json *v = cm->val;
+	size_t i, k;
+
+	cat->name = strndup(cm->key, cm->klen);
+	cat->enabled = true;
+	if (v->type != JSON_OBJECT) {
+		bad(c, v->off, "blocklist category \"%s\" must be an object", cat->name ? cat->name : "?");
+		return;
+	}
+	check_duplicates(c, v);
+	for (i = 0; i < v->u.obj.n; i++) {
+		const struct json_member *m = &v->u.obj.m[i];
+		for (k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
+			if (key_is(m, lists[k].key))
+				break;
+		if (k < sizeof(lists) / sizeof(lists[0]))
+			add_rules(c, m, lists[k].kind, cat);
+		else if (key_is(m, "enabled")) {
+			if (m->val->type != JSON_TRUE && m->val->type != JSON_FALSE)
+				bad(c, m->val->off, "\"enabled\" must be true or false");
+			cat->enabled = m->val->type != JSON_FALSE;
+		} else if (key_is(m, "skip_tiers")) {
+			rw_strv_free(&cat->skip_tiers, &cat->nskip);
+			cat->skip_tiers = take_string_array(c, m, &cat->nskip, each_string);
+		} else
+			unknown_key(c, m, " in a blocklist category (names, args, contains, ports, images, image_digests, file_digests, skip_tiers, enabled)");
+	}
+}
+
+static void load_bl_allow(struct checker *c, const struct json *v, struct rw_blocklist *bl)
+{
+	size_t i, j;
+
+	free_bl_allow(bl);
+	if (v->type != JSON_ARRAY) {
+		bad(c, v->off, "\"allow\" must be an array of exemptions");
+		return;
+	}
+	bl->allow = calloc(v->u.arr.n + 1, sizeof(*bl->allow));
+	if (bl->allow == NULL)
+		return;
+	for (i = 0; i < v->u.arr.n; i++) {
+		const struct json *e = v->u.arr.v[i];
+		struct rw_bl_allow *a = &bl->allow[bl->nallow];
+
+		if (e->type != JSON_OBJECT) {
+			bad(c, e->off, "\"allow\"[%zu] must be an object", i);
+			continue;
+		}
+		check_duplicates(c, e);
+		for (j = 0; j < e->u.obj.n; j++) {
+			const struct json_member *m = &e->u.obj.m[j];
+			char **slot = key_is(m, "category") ? &a->category : key_is(m, "rule") ? &a->rule :
+				      key_is(m, "image") ? &a->image : key_is(m, "path") ? &a->path : NULL;
+			if (slot == NULL) {
+				unknown_key(c, m, " in a blocklist allow entry (category, rule, image, path)");
+				continue;
+			}
+			free(*slot);
+			*slot = take_string(c, m);
+			if (*slot && **slot == '\0') {
+				bad(c, m->val->off, "\"%s\" must not be empty", m->key);
+				free(*slot);
+				*slot = NULL;
+			}
+		}
+		if (a->image == NULL && a->path == NULL) {
+			bad(c, e->off, "\"allow\"[%zu] needs \"image\" or \"path\": an exemption for everything is disabling the rule", i);
+			free(a->category);
+			free(a->rule);
+			memset(a, 0, sizeof(*a));
+			continue;
+		}
+		a->src = c->path;
+		a->line = line_at(c, e->off);
+		bl->nallow++;
+	}
+}
+
+static void take_uint(struct checker *c, const struct json_member *m, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	const struct json *v = m->val;
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	if (v->type != JSON_NUMBER || v->u.str.s[0] == '-' || (n = strtoull(v->u.str.s, &end, 10), *end) || errno ||
+	    n < lo || n > hi) {
+		bad(c, v->off, "\"%s\" must be an integer from %llu to %llu", m->key, (unsigned long long)lo,
+		    (unsigned long long)hi);
+		return;
+	}
+	*out = n;
+}
+
+static void load_scan(struct checker *c, const struct json *v, struct rw_bl_scan *sc)
+{
+	size_t i;
+	uint64_t u;
+
+	if (v->type != JSON_OBJECT) {
+		bad(c, v->off, "\"scan\" must be an object");
+		return;
+	}
+	check_duplicates(c, v);
+	for (i = 0; i < v->u.obj.n; i++) {
+		const struct json_member *m = &v->u.obj.m[i];
+		if (key_is(m, "dirs")) {
+			rw_strv_free(&sc->dirs, &sc->ndirs);
+			sc->dirs = take_string_array(c, m, &sc->ndirs, each_path);
+		} else if (key_is(m, "depth")) {
+			u = sc->depth;
+			take_uint(c, m, 0, 32, &u);
+			sc->depth = (unsigned)u;
+		} else if (key_is(m, "max_files"))
+			take_uint(c, m, 1, UINT64_MAX / 2, &sc->max_files);
+		else if (key_is(m, "max_ms")) {
+			u = sc->max_ms;
+			take_uint(c, m, 1, 3600000, &u);
+			sc->max_ms = (unsigned)u;
+		} else if (key_is(m, "max_bytes"))
+			take_size(c, m, &sc->max_bytes);
+		else if (key_is(m, "max_file_size"))
+			take_size(c, m, &sc->max_file_size);
+		else if (key_is(m, "refuse_on_limit")) {
+			if (m->val->type != JSON_TRUE && m->val->type != JSON_FALSE)
+				bad(c, m->val->off, "\"refuse_on_limit\" must be true or false");
+			sc->refuse_on_limit = m->val->type == JSON_TRUE;
+		} else if (key_is(m, "cache")) {
+			free(sc->cache);
+			sc->cache = m->val->type == JSON_NULL ? NULL : take_abs_path(c, m->val, "\"cache\"");
+		} else
+			unknown_key(c, m, " in \"scan\" (dirs, depth, max_files, max_bytes, max_file_size, max_ms, refuse_on_limit, cache)");
+	}
+}
+
+static void load_blocklist(struct checker *c, const struct json *v, struct rw_blocklist *bl)
+{
+	size_t i, j;
+
+	if (v->type != JSON_OBJECT) {
+		bad(c, v->off, "\"blocklist\" must be an object");
+		return;
+	}
+	check_duplicates(c, v);
+	for (i = 0; i < v->u.obj.n; i++) {
+		const struct json_member *m = &v->u.obj.m[i];
+		if (key_is(m, "categories")) {
+			const struct json *cs = m->val;
+			if (cs->type != JSON_OBJECT) {
+				bad(c, cs->off, "\"categories\" must be an object of categories");
+				continue;
+			}
+			check_duplicates(c, cs);
+			for (j = 0; j < cs->u.obj.n; j++) {
+				const struct json_member *cm = &cs->u.obj.m[j];
+				struct rw_bl_category *cat = NULL, *grown;
+				size_t k;
+
+				if (cm->klen == 0 || memchr(cm->key, '\0', cm->klen)) {
+					bad(c, cm->koff, "a blocklist category name must be a non-empty string");
+					continue;
+				}
+				/* A category named again replaces the earlier one whole. */
+				for (k = 0; k < bl->ncats; k++)
+					if (strcmp(bl->cats[k].name, cm->key) == 0)
+						cat = &bl->cats[k];
+				if (cat)
+					free_category(cat);
+				else {
+					grown = realloc(bl->cats, (bl->ncats + 1) * sizeof(*bl->cats));
+					if (grown == NULL)
+						continue;
+					bl->cats = grown;
+					cat = &bl->cats[bl->ncats++];
+					memset(cat, 0, sizeof(*cat));
+				}
+				load_category(c, cm, cat);
+			}
+		} else if (key_is(m, "allow"))
+			load_bl_allow(c, m->val, bl);
+		else if (key_is(m, "scan"))
+			load_scan(c, m->val, &bl->scan);
+		else
+			unknown_key(c, m, " in \"blocklist\" (categories, allow, scan)");
+	}
+}
+
+/* Names the blocklist refers to must exist once everything is loaded. */
+static void check_blocklist_refs(struct checker *c, const struct json *root, const struct rw_policy *pol)
+{
+	const struct json *bl = json_get(root, "blocklist"), *cs = json_get(bl, "categories"), *al = json_get(bl, "allow");
+	size_t i, j, k;
+
+	for (i = 0; cs && cs->type == JSON_OBJECT && i < cs->u.obj.n; i++) {
+		const struct json *st = json_get(cs->u.obj.m[i].val, "skip_tiers");
+		for (j = 0; st && st->type == JSON_ARRAY && j < st->u.arr.n; j++)
+			if (is_plain_string(st->u.arr.v[j]) && !rw_policy_tier(pol, st->u.arr.v[j]->u.str.s))
+				bad(c, st->u.arr.v[j]->off, "tier \"%s\" is not defined (skip_tiers)", st->u.arr.v[j]->u.str.s);
+	}
+	for (i = 0; al && al->type == JSON_ARRAY && i < al->u.arr.n; i++) {
+		const struct json *cat = json_get(al->u.arr.v[i], "category");
+		bool found = false;
+		if (!is_plain_string(cat))
+			continue;
+		for (k = 0; k < pol->blocklist.ncats; k++)
+			found = found || strcmp(pol->blocklist.cats[k].name, cat->u.str.s) == 0;
+		if (!found)
+			bad(c, cat->off, "blocklist category \"%s\" is not defined (allow)", cat->u.str.s);
+	}
+}
+
+static void finish_blocklist(struct rw_blocklist *bl)
+{
+	size_t i, k;
+
+	bl->any_file_digest = false;
+	for (i = 0; i < bl->ncats; i++)
+		for (k = 0; bl->cats[i].enabled && k < bl->cats[i].nrules; k++)
+			if (bl->cats[i].rules[k].kind == BL_FILE_DIGEST)
+				bl->any_file_digest = true;
+}
+
 static void load_root(struct checker *c, const struct json *root, struct rw_policy *pol, const struct json **cg_node)
 {
 	size_t i, j;
@@ -523,6 +902,8 @@ static void load_root(struct checker *c, const struct json *root, struct rw_poli
 				continue;
 			for (j = 0; j < t->u.arr.n; j++)
 				load_trusted(c, t->u.arr.v[j], j, &pol->trusted[pol->ntrusted++]);
+		} else if (key_is(m, "blocklist")) {
+			load_blocklist(c, m->val, &pol->blocklist);
 		} else if (key_is(m, "allow_host_paths")) {
 			free_allow(pol);
 			pol->allow_host_paths = take_string_array(c, m, &pol->nallow, each_path);
@@ -556,6 +937,7 @@ static int load_text(const char *name, const char *buf, size_t len, struct rw_po
 		if (!rw_policy_tier(pol, pol->cgroup_parents.values[i]))
 			bad(c, cg_node->u.obj.m[i].val->off, "tier \"%s\" is not defined (cgroup_parents)",
 			    pol->cgroup_parents.values[i]);
+	check_blocklist_refs(c, root, pol);
 	return 0;
 }
 
@@ -569,6 +951,7 @@ void rw_policy_release(struct rw_policy *pol)
 	free_kv(&pol->cgroup_parents);
 	free_trusted(pol);
 	free_allow(pol);
+	rw_blocklist_release(&pol->blocklist);
 	memset(pol, 0, sizeof(*pol));
 }
 
@@ -608,13 +991,15 @@ static int load_all(const char *path, struct rw_policy *pol, struct checker *c, 
 		return -1;
 	}
 	pol->path = "<embedded default>";
+	finish_blocklist(&pol->blocklist);
 	if (access(path, F_OK) < 0 && errno == ENOENT)
 		return 0;
 	pol->path = path;
 	pol->from_file = true;
-	if (rw_read_file(path, RW_MAX_POLICY, &buf, &len, err) < 0)
+	if (rw_read_file(path, RW_MAX_POLICY, &buf, &len, err) < 0 || load_text(path, buf, len, pol, c, err) < 0)
 		return -1;
-	return load_text(path, buf, len, pol, c, err);
+	finish_blocklist(&pol->blocklist);
+	return 0;
 }
 
 int rw_policy_load(const char *path, struct rw_policy *pol, rw_error_t *err)

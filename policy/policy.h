@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "shim/error.h"
+#include "policy/blocklist.h"
 
 struct rw_kv_list {
 	char **keys, **values;
@@ -48,6 +49,7 @@ struct rw_policy {
 	size_t ntrusted;
 	char **allow_host_paths;
 	size_t nallow;
+	struct rw_blocklist blocklist;
 };
 
 /* $RUNWARDEN_POLICY, else the path fixed at configure time. */

@@ -65,8 +65,10 @@ struct plan {
 	struct rw_limits lim;
 	struct rw_changes ch;
 	struct rw_pending pending;
-	char bundle[PATH_MAX], config[PATH_MAX + 16];
+	char bundle[PATH_MAX], config[PATH_MAX + 16], rootfs[PATH_MAX];
 	bool pol_loaded;
+	bool bl_checked;                /* the blocklist ran (tenant containers) */
+	struct rw_bl_stats bl_stats;
 };
 
 static void plan_release(struct plan *p)
@@ -77,6 +79,81 @@ static void plan_release(struct plan *p)
 	rw_decision_release(&p->dec);
 	if (p->pol_loaded)
 		rw_policy_release(&p->pol);
+}
+
+
+static const char *str_of(const struct json *j)
+{
+	return j && j->type == JSON_STRING && !memchr(j->u.str.s, '\0', j->u.str.len) ? j->u.str.s : NULL;
+}
+
+/* One audit line per blocklist refusal (best effort: the refusal stands
+ * whether or not the line can be written). */
+static void audit_blocklist(const char *log, const char *verb, const char *id, const char *tier,
+			    const char *image, const struct rw_bl_match *m)
+{
+	char src[PATH_MAX + 32];
+	cleanup_free char *qtier = rw_json_quote(tier ? tier : ""), *qimage = rw_json_quote(image ? image : ""),
+			  *qcat = rw_json_quote(m->cat->name), *qrule = rw_json_quote(m->rule->pattern),
+			  *qsrc = NULL, *qfield = rw_json_quote(m->field), *qvalue = rw_json_quote(m->value ? m->value : "");
+
+	snprintf(src, sizeof(src), "%s:%u", m->rule->src, m->rule->line);
+	qsrc = rw_json_quote(src);
+	if (qtier && qimage && qcat && qrule && qsrc && qfield && qvalue)
+		rw_audit(NULL, log, "blocklist", id, "\"verb\":\"%s\",\"tier\":%s,\"image\":%s,\"category\":%s,\"rule\":%s,\"source\":%s,\"field\":%s,\"value\":%s",
+			 verb, qtier, qimage, qcat, qrule, qsrc, qfield, qvalue);
+}
+
+static void audit_scan_limit(const char *log, const char *verb, const char *id, const char *rootfs,
+			     const struct rw_bl_stats *st)
+{
+	cleanup_free char *qroot = rw_json_quote(rootfs ? rootfs : "");
+
+	if (qroot)
+		rw_audit(NULL, log, "blocklist-limit", id, "\"verb\":\"%s\",\"limit\":\"%s\",\"rootfs\":%s,\"files\":%llu,\"hashed\":%llu,\"bytes\":%llu,\"ms\":%.1f",
+			 verb, st->limit, qroot, (unsigned long long)st->files, (unsigned long long)st->hashed,
+			 (unsigned long long)st->bytes, st->ms);
+}
+
+/* Runs the blocklist on subject s; on a match refuses (and audits unless
+ * log is NULL). */
+static int blocklist_gate(const struct rw_blocklist *bl, const struct rw_bl_subject *s, const char *log,
+			  const char *verb, const char *id, struct rw_bl_stats *st, rw_error_t *err)
+{
+	struct rw_bl_match m;
+	int r = rw_blocklist_check(bl, s, &m, st, err);
+
+	if (log && st->limit)
+		audit_scan_limit(log, verb, id, s->rootfs, st);
+	if (r <= 0)
+		return r;
+	if (log)
+		audit_blocklist(log, verb, id, s->tier, s->image, &m);
+	rw_bl_refuse(&m, err);
+	rw_bl_match_release(&m);
+	return -1;
+}
+
+/* create/run: the image, the command, the environment and the rootfs. */
+static int blocklist_create(const struct rw_cmdline *cl, const char *id, struct plan *p, const struct json *spec,
+			    rw_error_t *err)
+{
+	const char *root = str_of(json_getv(spec, "root", "path", NULL));
+	struct rw_bl_subject s = { .tier = p->dec.tier->name, .image = p->dec.image, .image_digest = p->dec.image_digest,
+				   .process = json_get(spec, "process"), .field = "process", .scan_dirs = true };
+	bool dry = cl->verb == VERB_EXPLAIN;
+
+	s.cwd = str_of(json_get(s.process, "cwd"));
+	if (root && *root) {
+		int n = root[0] == '/' ? snprintf(p->rootfs, sizeof(p->rootfs), "%s", root)
+				       : snprintf(p->rootfs, sizeof(p->rootfs), "%s/%s", p->bundle, root);
+		if (n < 0 || (size_t)n >= sizeof(p->rootfs))
+			return rw_error(err, ENAMETOOLONG, "root.path %s", root);
+		s.rootfs = p->rootfs;
+	}
+	p->bl_checked = true;
+	return blocklist_gate(&p->pol.blocklist, &s, dry ? NULL : rw_policy_audit_log(&p->pol),
+			      cl->verb == VERB_RUN ? "run" : "create", id, &p->bl_stats, err);
 }
 
 static int plan_create(const struct rw_cmdline *cl, const char *id, struct plan *p, rw_error_t *err)
@@ -108,6 +185,8 @@ static int plan_create(const struct rw_cmdline *cl, const char *id, struct plan 
 		return rw_error(err, 0, "config.json: the top level must be a JSON object");
 	if (rw_decide(&p->pol, spec, id, &p->dec, err) < 0 ||
 	    rw_delegate_resolve(p->dec.delegate, &p->d, err) < 0)
+		return -1;
+	if (!p->dec.trusted && blocklist_create(cl, id, p, spec, err) < 0)
 		return -1;
 	return rw_doc_prepare(&ctx, DOC_SPEC, p->config, spec, &p->pending, err);
 }
@@ -147,6 +226,11 @@ static int verb_create(const struct rw_cmdline *cl, rw_error_t *err)
 		if (rw_limits_to_json(&p.lim, &limits, err) < 0)
 			goto fail;
 		json_set(limits, "audit_log", json_new_string(rw_policy_audit_log(&p.pol)), err);
+		/* exec checks its program in this rootfs, and names the image */
+		if (p.rootfs[0])
+			json_set(limits, "rootfs", json_new_string(p.rootfs), err);
+		if (p.dec.image)
+			json_set(limits, "image", json_new_string(p.dec.image), err);
 		if (rw_record_write(cl, &p.d, p.bundle, limits, err) < 0)
 			goto fail;
 	} else if (rw_record_remove(cl, err) < 0)
@@ -192,6 +276,38 @@ static int container_limits(const struct rw_cmdline *cl, const struct json *rec,
 	return 0;
 }
 
+/* exec into a tenant container: its process (or `exec ID CMD...`'s words)
+ * and the program it runs, in the container's rootfs. The policy must be
+ * readable: fail closed. */
+static int blocklist_exec(const struct rw_cmdline *cl, const struct json *rec, const struct rw_limits *lim,
+			  const char *audit, rw_error_t *err)
+{
+	const struct json *l = json_get(rec, "limits");
+	struct rw_policy pol;
+	struct rw_bl_stats st;
+	cleanup_json struct json *proc = NULL;
+	struct rw_bl_subject s = { .tier = lim->tier, .field = "exec process", .image = str_of(json_get(l, "image")),
+				   .rootfs = str_of(json_get(l, "rootfs")) };
+	int r;
+
+	if (rw_policy_load(rw_policy_path(), &pol, err) < 0)
+		return rw_error_prefix(err, "exec refused");
+	if (cl->process) {
+		if (rw_doc_load(cl->process, &proc, err) < 0) {
+			rw_policy_release(&pol);
+			return -1;
+		}
+		s.process = proc;
+		s.cwd = str_of(json_get(proc, "cwd"));
+	} else if (cl->rest_index + 1 < cl->argc) {
+		s.argv = cl->argv + cl->rest_index + 1;
+		s.argc = (size_t)(cl->argc - cl->rest_index - 1);
+	}
+	r = blocklist_gate(&pol.blocklist, &s, audit, "exec", cl->id, &st, err);
+	rw_policy_release(&pol);
+	return r;
+}
+
 static int verb_exec(const struct rw_cmdline *cl, rw_error_t *err)
 {
 	struct rw_delegate d;
@@ -212,6 +328,8 @@ static int verb_exec(const struct rw_cmdline *cl, rw_error_t *err)
 		rw_error(err, 0, "refused: exec with added capabilities or privileges (tier %s)", lim.tier);
 		goto out;
 	}
+	if (lim.tenant && blocklist_exec(cl, rec, &lim, audit, err) < 0)
+		goto out;
 	if (cl->process && rw_rewrite_file(&ctx, DOC_PROCESS, cl->process, err) < 0)
 		goto out;
 	r = 0;
@@ -333,6 +451,11 @@ static int verb_explain(const struct rw_cmdline *cl, rw_error_t *err)
 		printf("tier: %s (from %s)\n", p.dec.tier->name, p.dec.source);
 	if (p.d.path[0])
 		printf("delegate: %s (%s)\n", p.d.name, p.d.path);
+	if (p.bl_checked && r == 0)
+		printf("blocklist: %llu files, %llu hashed, %llu cached, %.2f ms%s%s\n",
+		       (unsigned long long)p.bl_stats.files, (unsigned long long)p.bl_stats.hashed,
+		       (unsigned long long)p.bl_stats.cached, p.bl_stats.ms, p.bl_stats.limit ? ", stopped at " : "",
+		       p.bl_stats.limit ? p.bl_stats.limit : "");
 	for (i = 0; i < p.ch.n; i++)
 		printf("change: %s\n", p.ch.lines[i]);
 	if (r < 0) {
