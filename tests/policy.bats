@@ -63,6 +63,31 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 	check_fails '{"allow_host_paths": ["/srv", "data"]}' '"data"' '"allow_host_paths" entries must be an absolute path without "..": "data"'
 	check_fails '{"delegate": "bin/runc"}' '"bin/runc"' '"delegate" must be a name (runsc, crun, runc) or an absolute path'
 	check_fails '{"require_seccomp": "yes"}' '"yes"' '"require_seccomp" must be true or false'
+	# the blocklist section
+	check_fails '{"blocklist": {"categories": {"x": {"names": ["bin/xmrig"]}}}}' '"bin/xmrig"' \
+		'"names" are basenames: "bin/xmrig" has a "/"'
+	check_fails '{"blocklist": {"categories": {"x": {"contains": [""]}}}}' '""' \
+		'"contains": an empty pattern would match everything'
+	check_fails '{"blocklist": {"categories": {"x": {"ports": [9001, 70000]}}}}' '70000' \
+		'"ports" entries must be ports, 1 to 65535'
+	check_fails '{"blocklist": {"categories": {"x": {"file_digests": ["sha256:abc"]}}}}' '"sha256:abc"' \
+		'"file_digests" entries must be "sha256:" and 64 hex digits'
+	check_fails '{"blocklist": {"categories": {"x": {"names": "xmrig"}}}}' '"xmrig"' '"names" must be an array'
+	check_fails '{"blocklist": {"categories": {"x": {"name": ["xmrig"]}}}}' '"name"' \
+		'unknown key "name" in a blocklist category (names, args, contains, ports, images, image_digests, file_digests, skip_tiers, enabled)'
+	check_fails '{"blocklist": {"categories": {"x": {"skip_tiers": ["gold"]}}}}' '"gold"' 'tier "gold" is not defined (skip_tiers)'
+	check_fails '{"blocklist": {"categories": {"x": {"enabled": "no"}}}}' '"no"' '"enabled" must be true or false'
+	check_fails '{"blocklist": {"allow": [{"category": "mail"}]}}' '{"category"' \
+		'"allow"[0] needs "image" or "path": an exemption for everything is disabling the rule'
+	check_fails '{"blocklist": {"allow": [{"category": "spam", "path": "/x"}]}}' '"spam"' \
+		'blocklist category "spam" is not defined (allow)'
+	check_fails '{"blocklist": {"scan": {"dirs": ["/usr/bin", "app"]}}}' '"app"' \
+		'"dirs" entries must be an absolute path without "..": "app"'
+	check_fails '{"blocklist": {"scan": {"depth": 40}}}' '40' '"depth" must be an integer from 0 to 32'
+	check_fails '{"blocklist": {"scan": {"max_bytes": "lots"}}}' '"lots"' \
+		'"max_bytes": bad size "lots" (use bytes or a figure with k, m, g or t, e.g. "512m")'
+	check_fails '{"blocklist": {"scan": {"cache": "digests"}}}' '"digests"' '"cache" must be an absolute path without "..": "digests"'
+	check_fails '{"blocklist": {"rules": []}}' '"rules"' 'unknown key "rules" in "blocklist" (categories, allow, scan)'
 	# yajl stops at the byte where the text stopped making sense: the brace after ","
 	check_fails '{\n  // comment\n  "tiers": {"t": {"memory": "1g",}}\n}' '}\n}' \
 		"invalid JSON: parse error: invalid object key (must be a string)"
