@@ -206,3 +206,39 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 	run jq -r 'select(.event == "trusted") | .rule' "$RUNWARDEN_AUDIT_LOG"
 	assert_line agent
 }
+
+@test "blocklist: a file's category replaces the default one of that name, a new one adds, the rest stay" {
+	mkdir -p "$T/bundle" && (cd "$T/bundle" && runc spec)
+	setcmd() { jq --argjson a "$1" '.process.args = $a' "$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"; }
+	cat > "$P" <<-'POL'
+	{
+		"delegate": "runc",
+		"blocklist": {
+			"categories": {
+				"mail": { "enabled": false },
+				"games": {
+					"names": ["doom"]
+				}
+			}
+		}
+	}
+	POL
+	# mail is off: sendmail runs
+	setcmd '["/usr/sbin/sendmail", "-bd"]'
+	run "$RUNWARDEN" explain --bundle "$T/bundle"
+	assert_success
+	assert_line --regexp '^blocklist: [0-9]+ files, 0 hashed, 0 cached, '
+	# the new category, named at its line in the file
+	setcmd '["/usr/games/DOOM"]'
+	run "$RUNWARDEN" explain --bundle "$T/bundle"
+	assert_failure
+	assert_line "refused: blocklist \"games\" rule \"doom\" ($P:7) matched process.args[0] \"/usr/games/DOOM\""
+	# the default miners category still applies, named at its line in the embedded default
+	line=$("$RUNWARDEN" policy show --default | grep -n '"xmrig"' | cut -d: -f1)
+	setcmd '["xmrig", "-o", "pool:3333"]'
+	run "$RUNWARDEN" explain --bundle "$T/bundle"
+	assert_failure
+	assert_line "refused: blocklist \"miners\" rule \"xmrig\" (<embedded default>:$line) matched process.args[0] \"xmrig\""
+	# explain is a dry run: no audit line
+	[ ! -s "$RUNWARDEN_AUDIT_LOG" ] || ! grep -q '"event":"blocklist"' "$RUNWARDEN_AUDIT_LOG"
+}
