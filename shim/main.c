@@ -149,7 +149,11 @@ static int blocklist_create(const struct rw_cmdline *cl, const char *id, struct 
 				       : snprintf(p->rootfs, sizeof(p->rootfs), "%s/%s", p->bundle, root);
 		if (n < 0 || (size_t)n >= sizeof(p->rootfs))
 			return rw_error(err, ENAMETOOLONG, "root.path %s", root);
-		s.rootfs = p->rootfs;
+		/* No rootfs, nothing to run from it: the delegate refuses the bundle. */
+		if (access(p->rootfs, F_OK) == 0 || errno != ENOENT)
+			s.rootfs = p->rootfs;
+		else
+			p->rootfs[0] = '\0';
 	}
 	p->bl_checked = true;
 	return blocklist_gate(&p->pol.blocklist, &s, dry ? NULL : rw_policy_audit_log(&p->pol),
