@@ -242,3 +242,17 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 	# explain is a dry run: no audit line
 	[ ! -s "$RUNWARDEN_AUDIT_LOG" ] || ! grep -q '"event":"blocklist"' "$RUNWARDEN_AUDIT_LOG"
 }
+
+@test "blocklist: the default allow exempts MinIO's console port from the tor port rule, for MinIO images only" {
+	mkdir -p "$T/bundle" && (cd "$T/bundle" && runc spec)
+	printf '{"delegate": "runc"}' > "$P"
+	jq '.process.args = ["minio", "server", "/data", "--console-address", ":9001"]' "$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"
+	run "$RUNWARDEN" explain --bundle "$T/bundle"
+	assert_failure
+	assert_line --partial 'refused: blocklist "tor" rule "9001"'
+	assert_line --partial 'matched process.args[4] ":9001"'
+	jq '.annotations = {"org.opencontainers.image.ref.name": "quay.io/minio/minio:RELEASE.2024-01-01"}' "$T/bundle/config.json" > "$T/c" && mv "$T/c" "$T/bundle/config.json"
+	run "$RUNWARDEN" explain --bundle "$T/bundle"
+	assert_success
+	assert_line --regexp '^blocklist: '
+}
