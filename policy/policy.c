@@ -4,6 +4,7 @@
 #include "shim/json.h"
 #include "shim/strv.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -391,8 +392,12 @@ static void load_tier(struct checker *c, const struct json_member *tm, struct rw
 		} else if (key_is(m, "delegate")) {
 			free(t->delegate);
 			t->delegate = take_delegate(c, m);
+		} else if (key_is(m, "egress")) {
+			rw_strv_free(&t->egress, &t->negress);
+			t->egress = take_string_array(c, m, &t->negress, each_string);
+			t->egress_set = true;
 		} else
-			unknown_key(c, m, " in a tier (memory, cpus, tmpfs, pids, capabilities, delegate)");
+			unknown_key(c, m, " in a tier (memory, cpus, tmpfs, pids, capabilities, delegate, egress)");
 	}
 	{
 		static const char *const names[] = { "memory", "cpus", "tmpfs", "pids" };
@@ -447,6 +452,7 @@ static void free_tier(struct rw_tier *t)
 {
 	free(t->name);
 	rw_strv_free(&t->caps, &t->ncaps);
+	rw_strv_free(&t->egress, &t->negress);
 	free(t->delegate);
 }
 
@@ -485,6 +491,215 @@ static void free_allow(struct rw_policy *pol)
 	rw_strv_free(&pol->allow_host_paths, &pol->nallow);
 }
 
+
+/* The egress section. */
+
+static void free_egress(struct rw_policy *pol, bool allow)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < pol->negress; i++) {
+		struct rw_egress_def *d = &pol->egress[i];
+		if (d->allow != allow) {
+			pol->egress[o++] = *d;
+			continue;
+		}
+		free(d->name);
+		rw_strv_free(&d->cidrs, &d->ncidrs);
+		free(d->ports);
+	}
+	pol->negress = o;
+	if (o == 0) {
+		free(pol->egress);
+		pol->egress = NULL;
+	}
+}
+
+static bool good_cidr(const char *s)
+{
+	char addr[64];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned char buf[16];
+	long bits = -1, max;
+	char *end;
+
+	if (alen == 0 || alen >= sizeof(addr))
+		return false;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, buf) == 1)
+		max = 32;
+	else if (inet_pton(AF_INET6, addr, buf) == 1)
+		max = 128;
+	else
+		return false;
+	if (slash == NULL)
+		return true;
+	errno = 0;
+	bits = strtol(slash + 1, &end, 10);
+	return slash[1] && !*end && !errno && bits >= 0 && bits <= max;
+}
+
+static void load_egress_def(struct checker *c, const struct json_member *dm, bool allow, struct rw_egress_def *d)
+{
+	const struct json *v = dm->val;
+	size_t i, k;
+
+	memset(d, 0, sizeof(*d));
+	d->name = strndup(dm->key, dm->klen);
+	d->allow = allow;
+	if (dm->klen == 0 || dm->klen > 32 || strspn(dm->key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != dm->klen)
+		bad(c, dm->koff, "an egress rule's name must be 1 to 32 letters, digits, '-' or '_'");
+	if (v->type != JSON_OBJECT) {
+		bad(c, v->off, "egress rule \"%s\" must be an object", d->name ? d->name : "?");
+		return;
+	}
+	check_duplicates(c, v);
+	for (i = 0; i < v->u.obj.n; i++) {
+		const struct json_member *m = &v->u.obj.m[i];
+		const struct json *a = m->val;
+		if (key_is(m, "cidrs")) {
+			rw_strv_free(&d->cidrs, &d->ncidrs);
+			d->cidrs = take_string_array(c, m, &d->ncidrs, each_string);
+			for (k = 0; a->type == JSON_ARRAY && k < a->u.arr.n; k++)
+				if (is_plain_string(a->u.arr.v[k]) && !good_cidr(a->u.arr.v[k]->u.str.s))
+					bad(c, a->u.arr.v[k]->off, "\"cidrs\": \"%s\" is not an IPv4 or IPv6 address or CIDR", a->u.arr.v[k]->u.str.s);
+		} else if (key_is(m, "ports")) {
+			free(d->ports);
+			d->ports = NULL;
+			d->nports = 0;
+			if (a->type != JSON_ARRAY) {
+				bad(c, a->off, "\"ports\" must be an array of ports or \"lo-hi\" ranges");
+				continue;
+			}
+			d->ports = calloc(a->u.arr.n + 1, sizeof(*d->ports));
+			for (k = 0; d->ports && k < a->u.arr.n; k++) {
+				const struct json *e = a->u.arr.v[k];
+				unsigned long lo = 0, hi = 0;
+				char *end = NULL;
+				if (e->type == JSON_NUMBER || is_plain_string(e)) {
+					errno = 0;
+					lo = strtoul(e->u.str.s, &end, 10);
+					hi = lo;
+					if (end != e->u.str.s && *end == '-' && e->type != JSON_NUMBER)
+						hi = strtoul(end + 1, &end, 10);
+				}
+				if (end == NULL || end == e->u.str.s || *end || errno || lo < 1 || hi > 65535 || lo > hi ||
+				    e->u.str.s[0] == '-' || e->u.str.s[0] == '+') {
+					bad(c, e->off, "\"ports\" entries must be ports (1 to 65535) or \"lo-hi\" ranges");
+					continue;
+				}
+				d->ports[d->nports].lo = (uint16_t)lo;
+				d->ports[d->nports++].hi = (uint16_t)hi;
+			}
+		} else if (key_is(m, "protocols")) {
+			d->protocols = 0;
+			if (a->type != JSON_ARRAY) {
+				bad(c, a->off, "\"protocols\" must be an array: [\"tcp\"], [\"udp\"] or both");
+				continue;
+			}
+			for (k = 0; k < a->u.arr.n; k++) {
+				if (json_is_string(a->u.arr.v[k], "tcp"))
+					d->protocols |= RW_EGRESS_TCP;
+				else if (json_is_string(a->u.arr.v[k], "udp"))
+					d->protocols |= RW_EGRESS_UDP;
+				else
+					bad(c, a->u.arr.v[k]->off, "\"protocols\" entries must be \"tcp\" or \"udp\"");
+			}
+			if (d->protocols == (RW_EGRESS_TCP | RW_EGRESS_UDP))
+				d->protocols = 0;
+		} else
+			unknown_key(c, m, " in an egress rule (cidrs, ports, protocols)");
+	}
+	if (allow && d->ncidrs == 0 && d->nports == 0)
+		bad(c, v->off, "egress allow \"%s\" needs \"cidrs\" or \"ports\": an allow of everything is no egress rules", d->name ? d->name : "?");
+}
+
+static void load_egress(struct checker *c, const struct json *v, struct rw_policy *pol)
+{
+	size_t i, j;
+
+	if (v->type != JSON_OBJECT) {
+		bad(c, v->off, "\"egress\" must be an object (rules, allow)");
+		return;
+	}
+	check_duplicates(c, v);
+	for (i = 0; i < v->u.obj.n; i++) {
+		const struct json_member *m = &v->u.obj.m[i];
+		bool allow = key_is(m, "allow");
+		struct rw_egress_def *grown;
+
+		if (!allow && !key_is(m, "rules")) {
+			unknown_key(c, m, " in \"egress\" (rules, allow)");
+			continue;
+		}
+		/* The file's rules (or allows) replace the default's whole. */
+		free_egress(pol, allow);
+		if (m->val->type != JSON_OBJECT) {
+			bad(c, m->val->off, "\"%s\" must be an object of named rules", allow ? "allow" : "rules");
+			continue;
+		}
+		check_duplicates(c, m->val);
+		grown = realloc(pol->egress, (pol->negress + m->val->u.obj.n + 1) * sizeof(*pol->egress));
+		if (grown == NULL)
+			continue;
+		pol->egress = grown;
+		for (j = 0; j < m->val->u.obj.n; j++)
+			load_egress_def(c, &m->val->u.obj.m[j], allow, &pol->egress[pol->negress++]);
+	}
+}
+
+static const struct rw_egress_def *egress_def(const struct rw_policy *pol, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < pol->negress; i++)
+		if (!pol->egress[i].allow && pol->egress[i].name && strcmp(pol->egress[i].name, name) == 0)
+			return &pol->egress[i];
+	return NULL;
+}
+
+int rw_policy_egress(const struct rw_policy *pol, const struct rw_tier *t, const struct rw_egress_def ***out, size_t *n)
+{
+	const struct rw_egress_def **v = calloc(pol->negress + 1, sizeof(*v));
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (v == NULL)
+		return -1;
+	for (i = 0; i < pol->negress; i++)
+		if (pol->egress[i].allow)
+			v[(*n)++] = &pol->egress[i];
+	if (t && t->egress_set) {
+		for (i = 0; i < t->negress; i++)
+			if (egress_def(pol, t->egress[i]))
+				v[(*n)++] = egress_def(pol, t->egress[i]);
+	} else
+		for (i = 0; i < pol->negress; i++)
+			if (!pol->egress[i].allow)
+				v[(*n)++] = &pol->egress[i];
+	/* Allows alone are no rules. */
+	if (*n > 0 && v[*n - 1]->allow)
+		*n = 0;
+	*out = v;
+	return 0;
+}
+
+/* Tier egress names must be rules. */
+static void check_egress_refs(struct checker *c, const struct json *root, const struct rw_policy *pol)
+{
+	const struct json *tiers = json_get(root, "tiers");
+	size_t i, j;
+
+	for (i = 0; tiers && tiers->type == JSON_OBJECT && i < tiers->u.obj.n; i++) {
+		const struct json *e = json_get(tiers->u.obj.m[i].val, "egress");
+		for (j = 0; e && e->type == JSON_ARRAY && j < e->u.arr.n; j++)
+			if (is_plain_string(e->u.arr.v[j]) && !egress_def(pol, e->u.arr.v[j]->u.str.s))
+				bad(c, e->u.arr.v[j]->off, "egress rule \"%s\" is not defined (egress.rules)", e->u.arr.v[j]->u.str.s);
+	}
+}
 
 /* The blocklist section. */
 
@@ -902,6 +1117,8 @@ static void load_root(struct checker *c, const struct json *root, struct rw_poli
 				continue;
 			for (j = 0; j < t->u.arr.n; j++)
 				load_trusted(c, t->u.arr.v[j], j, &pol->trusted[pol->ntrusted++]);
+		} else if (key_is(m, "egress")) {
+			load_egress(c, m->val, pol);
 		} else if (key_is(m, "blocklist")) {
 			load_blocklist(c, m->val, &pol->blocklist);
 		} else if (key_is(m, "allow_host_paths")) {
@@ -938,6 +1155,7 @@ static int load_text(const char *name, const char *buf, size_t len, struct rw_po
 			bad(c, cg_node->u.obj.m[i].val->off, "tier \"%s\" is not defined (cgroup_parents)",
 			    pol->cgroup_parents.values[i]);
 	check_blocklist_refs(c, root, pol);
+	check_egress_refs(c, root, pol);
 	return 0;
 }
 
@@ -952,6 +1170,8 @@ void rw_policy_release(struct rw_policy *pol)
 	free_trusted(pol);
 	free_allow(pol);
 	rw_blocklist_release(&pol->blocklist);
+	free_egress(pol, false);
+	free_egress(pol, true);
 	memset(pol, 0, sizeof(*pol));
 }
 

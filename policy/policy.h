@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include "shim/error.h"
 #include "policy/blocklist.h"
+#include "netfilter/egress.h"
 
 struct rw_kv_list {
 	char **keys, **values;
@@ -25,6 +26,21 @@ struct rw_tier {
 	char **caps;            /* capabilities the tier may keep */
 	size_t ncaps;
 	char *delegate;         /* NULL: the policy's */
+	char **egress;          /* the egress rules it gets, by name */
+	size_t negress;
+	bool egress_set;        /* false: every rule of the policy's egress.rules */
+};
+
+/* An egress rule of the policy: dropped (rules) or accepted (allow), on the
+ * host side of the container's link. */
+struct rw_egress_def {
+	char *name;
+	bool allow;
+	char **cidrs;           /* none: any destination */
+	size_t ncidrs;
+	struct rw_egress_ports *ports;  /* none: any port */
+	size_t nports;
+	unsigned protocols;     /* RW_EGRESS_TCP | RW_EGRESS_UDP; 0: both */
 };
 
 struct rw_trusted {
@@ -50,6 +66,8 @@ struct rw_policy {
 	char **allow_host_paths;
 	size_t nallow;
 	struct rw_blocklist blocklist;
+	struct rw_egress_def *egress;   /* rules (drops) and allows, in the file's order */
+	size_t negress;
 };
 
 /* $RUNWARDEN_POLICY, else the path fixed at configure time. */
@@ -71,5 +89,8 @@ const struct rw_tier *rw_policy_tier(const struct rw_policy *pol, const char *na
 int rw_parse_size(const char *s, uint64_t *out);
 int rw_parse_cpus(const char *s, uint64_t *micro);
 bool rw_cap_known(const char *name);
+/* The egress rules of tier t: the allows, then the tier's drops. Pointers
+ * into pol; *out malloc'd (free it). */
+int rw_policy_egress(const struct rw_policy *pol, const struct rw_tier *t, const struct rw_egress_def ***out, size_t *n);
 
 #endif

@@ -38,6 +38,9 @@ static const struct verb_def verbs[] = {
 	  "lazy-pages-fd" },
 	{ "policy", VERB_POLICY, false, "" },
 	{ "explain", VERB_EXPLAIN, false, "bundle b" },
+	{ "egress-hook", VERB_EGRESS_HOOK, true, "" },
+	{ "egress", VERB_EGRESS, false, "" },
+	{ "gc", VERB_GC, false, "" },
 	{ "restore", VERB_RESTORE, true,
 	  "image-path work-path parent-path page-server manage-cgroups-mode empty-ns bundle b "
 	  "console-socket pid-file status-fd lazy-pages-fd" },
@@ -227,6 +230,8 @@ int rw_parse_cmdline(int argc, char **argv, struct rw_cmdline *cl, rw_error_t *e
 				cl->detach = on;
 			else if (name_is(name, nlen, "keep"))
 				cl->keep = on;
+			else if (vd->verb == VERB_EGRESS_HOOK && name_is(name, nlen, "remove"))
+				cl->egress_remove = on;
 		}
 	}
 	if (i < argc && strcmp(argv[i], "--") == 0)

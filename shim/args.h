@@ -14,7 +14,7 @@ enum rw_verb {
 	VERB_STATE, VERB_PS, VERB_PAUSE, VERB_RESUME, VERB_UPDATE, VERB_EVENTS,
 	VERB_LIST, VERB_FEATURES, VERB_SPEC, VERB_CHECKPOINT, VERB_RESTORE,
 	/* runwarden's own */
-	VERB_POLICY, VERB_EXPLAIN,
+	VERB_POLICY, VERB_EXPLAIN, VERB_EGRESS_HOOK, VERB_EGRESS, VERB_GC,
 };
 
 struct rw_cmdline {
@@ -33,6 +33,7 @@ struct rw_cmdline {
 	const char *process;      /* exec --process */
 	const char *resources;    /* update --resources */
 	bool force, detach, keep;
+	bool egress_remove;       /* egress-hook --remove (the poststop hook) */
 	bool update_flags;        /* update given resource values as flags */
 	const char *upd_memory, *upd_swap, *upd_pids, *upd_quota, *upd_period;
 	bool exec_privileged;     /* exec --cap/-c or --no-new-privs=false style flags */        /* update given resource values as flags, not --resources */

@@ -32,6 +32,26 @@ static struct json *json_new_bytes(enum json_type t, const char *s, size_t len)
 	return j;
 }
 
+int json_push(struct json *arr, struct json *val, rw_error_t *err)
+{
+	if (val == NULL || arr == NULL || arr->type != JSON_ARRAY) {
+		json_free(val);
+		return rw_error(err, ENOMEM, "json");
+	}
+	if (arr->u.arr.n == arr->u.arr.cap) {
+		size_t cap = arr->u.arr.cap ? arr->u.arr.cap * 2 : 8;
+		struct json **v = realloc(arr->u.arr.v, cap * sizeof(*v));
+		if (v == NULL) {
+			json_free(val);
+			return rw_error(err, ENOMEM, "json");
+		}
+		arr->u.arr.v = v;
+		arr->u.arr.cap = cap;
+	}
+	arr->u.arr.v[arr->u.arr.n++] = val;
+	return 0;
+}
+
 struct json *json_new_string(const char *s)
 {
 	return json_new_bytes(JSON_STRING, s, strlen(s));

@@ -53,6 +53,8 @@ int json_buf_add_nl(struct json_buf *b);
 struct json *json_new(enum json_type t);
 struct json *json_new_string(const char *s);
 struct json *json_new_int(long long v);
+/* Appends val (taken, freed on failure) to the array arr. */
+int json_push(struct json *arr, struct json *val, rw_error_t *err);
 /* Removes every member of obj whose key matches; returns how many. */
 size_t json_remove_if(struct json *obj, bool (*match)(const char *key, size_t klen));
 /* A number's value, when it is an integer that fits. */

@@ -12,6 +12,12 @@
 #include "shim/log.h"
 #include "shim/rewrite.h"
 #include "shim/stdio.h"
+#include "shim/strv.h"
+#include "netfilter/egress.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <glob.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -68,6 +74,7 @@ struct plan {
 	char bundle[PATH_MAX], config[PATH_MAX + 16], rootfs[PATH_MAX];
 	bool pol_loaded;
 	bool bl_checked;                /* the blocklist ran (tenant containers) */
+	struct json *egress;            /* the rules for the record; NULL: none */
 	struct rw_bl_stats bl_stats;
 };
 
@@ -77,6 +84,8 @@ static void plan_release(struct plan *p)
 	rw_changes_release(&p->ch);
 	rw_limits_release(&p->lim);
 	rw_decision_release(&p->dec);
+	json_free(p->egress);
+	p->egress = NULL;
 	if (p->pol_loaded)
 		rw_policy_release(&p->pol);
 }
@@ -132,6 +141,140 @@ static int blocklist_gate(const struct rw_blocklist *bl, const struct rw_bl_subj
 	rw_bl_refuse(&m, err);
 	rw_bl_match_release(&m);
 	return -1;
+}
+
+
+/* ---- egress: the rules of a tier on the host side of the container's link ---- */
+
+/* The rules as the record keeps them (what the hook installs). */
+static struct json *egress_json(const struct rw_egress_def *const *defs, size_t n, rw_error_t *err)
+{
+	struct json *arr = json_new(JSON_ARRAY);
+	size_t i, k;
+
+	for (i = 0; arr && i < n; i++) {
+		const struct rw_egress_def *d = defs[i];
+		struct json *o = json_new(JSON_OBJECT), *cidrs = json_new(JSON_ARRAY), *ports = json_new(JSON_ARRAY);
+		char buf[32];
+		int r = 0;
+
+		for (k = 0; cidrs && r == 0 && k < d->ncidrs; k++)
+			r = json_push(cidrs, json_new_string(d->cidrs[k]), err);
+		for (k = 0; ports && r == 0 && k < d->nports; k++) {
+			snprintf(buf, sizeof(buf), "%u-%u", d->ports[k].lo, d->ports[k].hi);
+			r = json_push(ports, json_new_string(buf), err);
+		}
+		if (o == NULL || cidrs == NULL || ports == NULL || r < 0 ||
+		    json_set(o, "name", json_new_string(d->name), err) < 0 ||
+		    json_set(o, "allow", json_new(d->allow ? JSON_TRUE : JSON_FALSE), err) < 0 ||
+		    json_set(o, "cidrs", cidrs, err) < 0 ||
+		    json_set(o, "ports", ports, err) < 0 ||
+		    json_set(o, "tcp", json_new(d->protocols != RW_EGRESS_UDP ? JSON_TRUE : JSON_FALSE), err) < 0 ||
+		    json_set(o, "udp", json_new(d->protocols != RW_EGRESS_TCP ? JSON_TRUE : JSON_FALSE), err) < 0 ||
+		    json_push(arr, o, err) < 0) {
+			if (cidrs && (o == NULL || json_get(o, "cidrs") != cidrs))
+				json_free(cidrs);
+			if (ports && (o == NULL || json_get(o, "ports") != ports))
+				json_free(ports);
+			json_free(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+
+/* runwarden-egress: the program that talks netlink (libmnl has no static
+ * archive on Debian, and the hot path stays a static binary), installed
+ * beside runwarden. */
+static int egress_program(char *out, size_t size, rw_error_t *err)
+{
+	char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (len <= 0)
+		return rw_error(err, errno, "egress: runwarden's own path");
+	self[len] = '\0';
+	slash = strrchr(self, '/');
+	if (slash == NULL || (size_t)snprintf(out, size, "%.*s/runwarden-egress", (int)(slash - self), self) >= size)
+		return rw_error(err, ENAMETOOLONG, "egress: runwarden's own path");
+	if (access(out, X_OK) < 0)
+		return rw_error(err, errno, "egress: %s (installed beside runwarden)", out);
+	return 0;
+}
+
+static int exec_egress_program(const struct rw_cmdline *cl, rw_error_t *err)
+{
+	char path[PATH_MAX];
+
+	if (egress_program(path, sizeof(path), err) < 0)
+		return -1;
+	cl->argv[0] = path;
+	execv(path, cl->argv);
+	return rw_error(err, errno, "exec %s", path);
+}
+
+/* create: the rules go into the record; two hooks go into config.json: after
+ * the engine's own prestart hooks (Docker's libnetwork-setkey wires the
+ * veth) one installs them, a poststop one removes them at delete. */
+static int egress_plan(const struct rw_cmdline *cl, const char *id, struct plan *p, struct json *spec, rw_error_t *err)
+{
+	cleanup_free const struct rw_egress_def **defs = NULL;
+	size_t n, k;
+	char self[PATH_MAX];
+	struct json *hooks;
+	static const char *const kinds[] = { "prestart", "poststop" };
+
+	if (rw_policy_egress(&p->pol, p->dec.tier, &defs, &n) < 0)
+		return rw_error(err, ENOMEM, "egress rules");
+	if (n == 0)
+		return 0;
+	p->egress = egress_json(defs, n, err);
+	if (p->egress == NULL)
+		return -1;
+	/* Fail closed: rules that cannot be installed must not go unnoticed. */
+	if (egress_program(self, sizeof(self), err) < 0)
+		return -1;
+	hooks = json_get_object(spec, "hooks", err);
+	if (hooks == NULL)
+		return rw_error_prefix(err, "config.json");
+	for (k = 0; k < 2; k++) {
+		struct json *list = json_get(hooks, kinds[k]), *h = json_new(JSON_OBJECT), *args = json_new(JSON_ARRAY);
+
+		if (list == NULL || list->type == JSON_NULL) {
+			if (json_set(hooks, kinds[k], json_new(JSON_ARRAY), err) < 0) {
+				json_free(h);
+				json_free(args);
+				return -1;
+			}
+			list = json_get(hooks, kinds[k]);
+		}
+		if (list->type != JSON_ARRAY) {
+			json_free(h);
+			json_free(args);
+			return rw_error(err, 0, "config.json: hooks.%s is not an array", kinds[k]);
+		}
+		if (h == NULL || args == NULL || json_push(args, json_new_string("runwarden-egress"), err) < 0 ||
+		    (cl->root && (json_push(args, json_new_string("--root"), err) < 0 ||
+				  json_push(args, json_new_string(cl->root), err) < 0)) ||
+		    json_push(args, json_new_string("egress-hook"), err) < 0 ||
+		    (k == 1 && json_push(args, json_new_string("--remove"), err) < 0) ||
+		    json_push(args, json_new_string(id), err) < 0 ||
+		    json_set(h, "path", json_new_string(self), err) < 0) {
+			json_free(h);
+			json_free(args);
+			return -1;
+		}
+		if (json_set(h, "args", args, err) < 0) {
+			json_free(h);
+			return -1;
+		}
+		if (json_push(list, h, err) < 0)
+			return -1;
+	}
+	rw_strv_pushf(&p->ch.lines, &p->ch.n, "hooks: runwarden egress-hook added (prestart, poststop; %zu rules)", n);
+	return 0;
 }
 
 /* create/run: the image, the command, the environment and the rootfs. */
@@ -192,6 +335,8 @@ static int plan_create(const struct rw_cmdline *cl, const char *id, struct plan 
 		return -1;
 	if (!p->dec.trusted && blocklist_create(cl, id, p, spec, err) < 0)
 		return -1;
+	if (!p->dec.trusted && egress_plan(cl, id, p, spec, err) < 0)
+		return -1;
 	return rw_doc_prepare(&ctx, DOC_SPEC, p->config, spec, &p->pending, err);
 }
 
@@ -235,6 +380,10 @@ static int verb_create(const struct rw_cmdline *cl, rw_error_t *err)
 			json_set(limits, "rootfs", json_new_string(p.rootfs), err);
 		if (p.dec.image)
 			json_set(limits, "image", json_new_string(p.dec.image), err);
+		if (p.egress) {
+			json_set(limits, "egress", p.egress, err);
+			p.egress = NULL;
+		}
 		if (rw_record_write(cl, &p.d, p.bundle, limits, err) < 0)
 			goto fail;
 	} else if (rw_record_remove(cl, err) < 0)
@@ -529,6 +678,11 @@ int main(int argc, char **argv)
 			break;
 		case VERB_EXPLAIN:
 			r = verb_explain(&cl, &err);
+			break;
+		case VERB_EGRESS_HOOK:
+		case VERB_EGRESS:
+		case VERB_GC:
+			r = exec_egress_program(&cl, &err);
 			break;
 		case VERB_FEATURES:
 			r = configured_delegate(&d, &err);
