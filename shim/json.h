@@ -52,6 +52,8 @@ int json_buf_add_nl(struct json_buf *b);
 
 struct json *json_new(enum json_type t);
 struct json *json_new_string(const char *s);
+/* A string of len bytes, which may hold NULs. */
+struct json *json_new_stringn(const char *s, size_t len);
 struct json *json_new_int(long long v);
 /* Removes every member of obj whose key matches; returns how many. */
 size_t json_remove_if(struct json *obj, bool (*match)(const char *key, size_t klen));
