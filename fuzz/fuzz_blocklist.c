@@ -55,23 +55,6 @@ static void setup(void)
 	bl = pol.blocklist.ncats > 0 ? &pol.blocklist : hand_made();
 }
 
-static struct json *string_of(const char *s, size_t n)
-{
-	struct json *j = json_new(JSON_STRING);
-
-	if (j == NULL)
-		return NULL;
-	j->u.str.s = malloc(n + 1);
-	if (j->u.str.s == NULL) {
-		json_free(j);
-		return NULL;
-	}
-	memcpy(j->u.str.s, s, n);
-	j->u.str.s[n] = '\0';
-	j->u.str.len = n;
-	return j;
-}
-
 /* Appends v (taken, freed on failure) to arr. */
 static int push(struct json *arr, struct json *v)
 {
@@ -141,7 +124,7 @@ static void as_shell_string(const uint8_t *d, size_t n)
 	x[1] = '=';
 	memcpy(x + 2, d, n);
 	if (push(args, json_new_string("sh")) < 0 || push(args, json_new_string("-c")) < 0 ||
-	    push(args, string_of((const char *)d, n)) < 0 || push(env, string_of(x, n + 2)) < 0)
+	    push(args, json_new_stringn((const char *)d, n)) < 0 || push(env, json_new_stringn(x, n + 2)) < 0)
 		goto out;
 	/* json_set takes its value, on failure too */
 	r = json_set(proc, "args", args, NULL);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -686,8 +687,21 @@ static int shell_word(struct ctx *c, struct cmd *cmd, const struct word *w)
 		cmd->state = CMD_DOLLAR0;
 		return run_script(c, w, w->p, w->len);
 	}
-	/* sh FILE: the file is what runs */
+	/* sh FILE: the file is what runs. The rootfs scan reads it where the
+	 * shell would (a bare name: the working directory). */
 	cmd->state = CMD_ARGS;
+	if (w->len > 0 && w->len < PATH_MAX && !memchr(w->p, '/', w->len) && !memchr(w->p, '\0', w->len)) {
+		char rel[PATH_MAX + 2];
+		struct word dot = *w;
+		int r;
+
+		snprintf(rel, sizeof(rel), "./%.*s", (int)w->len, w->p);
+		dot.p = rel;
+		dot.len = w->len + 2;
+		if ((r = add_program(c, &dot)) < 0)
+			return r;
+	} else if (add_program(c, w) < 0)
+		return -1;
 	return check_word(c, w, true);
 }
 

@@ -57,6 +57,11 @@ struct json *json_new_string(const char *s)
 	return json_new_bytes(JSON_STRING, s, strlen(s));
 }
 
+struct json *json_new_stringn(const char *s, size_t len)
+{
+	return json_new_bytes(JSON_STRING, s, len);
+}
+
 void json_free(struct json *j)
 {
 	size_t i;

@@ -52,6 +52,8 @@ int json_buf_add_nl(struct json_buf *b);
 
 struct json *json_new(enum json_type t);
 struct json *json_new_string(const char *s);
+/* A string of len bytes, which may hold NULs. */
+struct json *json_new_stringn(const char *s, size_t len);
 struct json *json_new_int(long long v);
 /* Appends val (taken, freed on failure) to the array arr. */
 int json_push(struct json *arr, struct json *val, rw_error_t *err);

@@ -811,3 +811,22 @@ no_false_positives() {
 @test "runsc: no false positives: nginx, node, python, gunicorn, postgres, redis, java, a Go binary named maximum" {
 	no_false_positives runsc
 }
+
+@test "a script a shell is given is read where the shell would: sh /data/job, sh job in the working directory" {
+	policy runc
+	local form dir="$T/b-script"
+	for form in '["sh", "/data/job"]' '["sh", "job"]' '["/bin/sh", "-e", "job", "--now"]' '["nohup", "sh", "./job"]'; do
+		mkb "$dir" "$form"
+		cfg "$dir" '.process.cwd = "/data"'
+		# /data is no scan dir: only the program's resolution reads it
+		bl_put_payload "$dir/rootfs" /data/job miners
+		run "$RUNWARDEN" explain --bundle "$dir"
+		assert_failure
+		assert_line "refused: blocklist \"miners\" rule \"$(bl_payload_digest miners)\" ($SRC_NAME:$(bl_src_line "$(bl_payload_digest miners)" "$SRC_FILE")) matched rootfs sha256 \"/data/job\""
+	done
+	# the same file as data, not run: no refusal
+	mkb "$dir" '["sh", "-c", "cat /data/job"]'
+	bl_put_payload "$dir/rootfs" /data/job miners
+	run "$RUNWARDEN" explain --bundle "$dir"
+	assert_success
+}

@@ -547,7 +547,7 @@ static void test_cache(void)
 	if (truncate(cache_path, 17 << 20) < 0)
 		printf("# truncate: %s\n", strerror(errno));
 	ok(scan(root, (struct run){ .path_env = "/nowhere" }) == 0 && st.hashed == 20 &&
-	   file_size(cache_path) == 20 * 80, "a cache over 16 MiB is ignored and rewritten");
+	   file_size(cache_path) == 20 * 80, "a cache over 2 MiB is started afresh");
 	ok(scan(root, (struct run){ .path_env = "/nowhere" }) == 0 && st.cached == 20, "the rewritten cache is used");
 
 	put(root, "/app/f03", MINER);
