@@ -53,7 +53,7 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": 1, "tmpfs": "1m", "pids": 5, "capabilities": ["NET_ADMIN"]}}, "default_tier": "t"}' '"NET_ADMIN"' \
 		'unknown capability "NET_ADMIN" (write it as CAP_NET_BIND_SERVICE)'
 	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": 1, "tmpfs": "1m", "pids": 5, "swap": 1}}, "default_tier": "t"}' '"swap"' \
-		'unknown key "swap" in a tier (memory, cpus, tmpfs, pids, capabilities, delegate)'
+		'unknown key "swap" in a tier (memory, cpus, tmpfs, pids, capabilities, delegate, egress)'
 	check_fails '{"tiers": {}}' '{}' '"tiers" defines no tier'
 	check_fails '{"trusted": [{"name": "proxy", "image": "traefik:*"}]}' '{"name"' \
 		'"trusted"[0] needs one of "annotation", "label", "cgroup_parent", "digest": an image name alone is anyone'"'"'s to choose'
@@ -63,6 +63,17 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 	check_fails '{"allow_host_paths": ["/srv", "data"]}' '"data"' '"allow_host_paths" entries must be an absolute path without "..": "data"'
 	check_fails '{"delegate": "bin/runc"}' '"bin/runc"' '"delegate" must be a name (runsc, crun, runc) or an absolute path'
 	check_fails '{"require_seccomp": "yes"}' '"yes"' '"require_seccomp" must be true or false'
+	# the egress section
+	check_fails '{"egress": {"rules": {"x": {"cidrs": ["10.0.0.0/33"]}}}}' '"10.0.0.0/33"' \
+		'"cidrs": "10.0.0.0/33" is not an IPv4 or IPv6 address or CIDR'
+	check_fails '{"egress": {"rules": {"x": {"ports": ["20-10"]}}}}' '"20-10"' \
+		'"ports" entries must be ports (1 to 65535) or "lo-hi" ranges'
+	check_fails '{"egress": {"rules": {"x": {"protocols": ["icmp"]}}}}' '"icmp"' '"protocols" entries must be "tcp" or "udp"'
+	check_fails '{"egress": {"rules": {"bad name": {}}}}' '"bad name"' "an egress rule's name must be 1 to 32 letters, digits, '-' or '_'"
+	check_fails '{"egress": {"allow": {"all": {}}}}' '{}' 'egress allow "all" needs "cidrs" or "ports": an allow of everything is no egress rules'
+	check_fails '{"egress": {"drop": {}}}' '"drop"' 'unknown key "drop" in "egress" (rules, allow)'
+	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": 1, "tmpfs": "1m", "pids": 5, "egress": ["smtp", "spam"]}}, "default_tier": "t"}' '"spam"' \
+		'egress rule "spam" is not defined (egress.rules)'
 	# the blocklist section
 	check_fails '{"blocklist": {"categories": {"x": {"names": ["bin/xmrig"]}}}}' '"bin/xmrig"' \
 		'"names" are basenames: "bin/xmrig" has a "/"'
