@@ -819,6 +819,43 @@ static int device_index(struct mnl_socket *rt, const char *ifname, rw_error_t *e
 	return ifindex;
 }
 
+/* One transaction. A first install adds the table with NLM_F_EXCL, so that a
+ * table left by an earlier start fails it (EEXIST) with nothing changed;
+ * `replace` then adds, deletes and adds again, all in one batch: the first
+ * add makes the delete safe, the delete takes whatever the earlier start
+ * left. Not always replacing because a transaction that deletes costs about
+ * 12 ms on 6.18 (the commit waits for RCU), and one that only adds 0.2 ms. */
+static int install_batch(struct mnl_socket *nl, const char *table, const char *ifname,
+			 const struct rw_egress_rule *rules, size_t n, struct interval *scratch, size_t size,
+			 bool replace, rw_error_t *err)
+{
+	struct batch bt;
+	int ret;
+
+	if (batch_init(&bt, size, err) < 0)
+		return -1;
+	nftnl_batch_begin(mnl_nlmsg_batch_current(bt.b), bt.seq0);
+	mnl_nlmsg_batch_next(bt.b);
+	if (replace) {
+		put_table(&bt, NFT_MSG_NEWTABLE, NLM_F_CREATE, table, "add");
+		put_table(&bt, NFT_MSG_DELTABLE, 0, table, "delete old");
+		put_table(&bt, NFT_MSG_NEWTABLE, NLM_F_CREATE, table, "add");
+	} else {
+		put_table(&bt, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, table, "add");
+	}
+	put_chain(&bt, table, ifname);
+	for (size_t i = 0; i < n; i++)
+		put_egress_rule(&bt, table, i, &rules[i], scratch);
+	nftnl_batch_end(mnl_nlmsg_batch_current(bt.b), bt.seq + 1);
+	mnl_nlmsg_batch_next(bt.b);
+
+	ret = batch_talk(nl, &bt, bt.n_what, replace ? "replace" : "install", err);
+	if (ret == 0 && bt.full)
+		ret = rw_error(err, E2BIG, "install: batch larger than its buffer");
+	batch_free(&bt);
+	return ret;
+}
+
 int rw_egress_install(int netns_fd, const char *ifname, const char *id, const struct rw_egress_rule *rules,
 		      size_t n, rw_error_t *err)
 {
@@ -826,7 +863,6 @@ int rw_egress_install(int netns_fd, const char *ifname, const char *id, const st
 	cleanup_nl struct mnl_socket *rt = NULL;
 	cleanup_free struct interval *scratch = NULL;
 	char table[RW_EGRESS_ID_MAX + sizeof(RW_EGRESS_TABLE_PREFIX)];
-	struct batch bt;
 	size_t size = 64 * 1024, most = 1;
 	int ret;
 
@@ -851,26 +887,11 @@ int rw_egress_install(int netns_fd, const char *ifname, const char *id, const st
 	 * a typo or a vanished veth is an error and not a silent no-op. */
 	if (device_index(rt, ifname, err) < 0)
 		return rw_error_prefix(err, "egress: container %s", id);
-	if (batch_init(&bt, size, err) < 0)
-		return rw_error_prefix(err, "egress: container %s", id);
-
-	nftnl_batch_begin(mnl_nlmsg_batch_current(bt.b), bt.seq0);
-	mnl_nlmsg_batch_next(bt.b);
-	/* Add, delete, add: whatever an earlier start left goes, in the same
-	 * transaction, and the first add makes the delete safe when none did. */
-	put_table(&bt, NFT_MSG_NEWTABLE, NLM_F_CREATE, table, "add");
-	put_table(&bt, NFT_MSG_DELTABLE, 0, table, "delete old");
-	put_table(&bt, NFT_MSG_NEWTABLE, NLM_F_CREATE, table, "add");
-	put_chain(&bt, table, ifname);
-	for (size_t i = 0; i < n; i++)
-		put_egress_rule(&bt, table, i, &rules[i], scratch);
-	nftnl_batch_end(mnl_nlmsg_batch_current(bt.b), bt.seq + 1);
-	mnl_nlmsg_batch_next(bt.b);
-
-	ret = batch_talk(nl, &bt, bt.n_what, "install", err);
-	if (ret == 0 && bt.full)
-		ret = rw_error(err, E2BIG, "install: batch larger than its buffer");
-	batch_free(&bt);
+	ret = install_batch(nl, table, ifname, rules, n, scratch, size, false, err);
+	if (ret < 0 && (*err)->errno_ == EEXIST) {
+		rw_error_free(err);
+		ret = install_batch(nl, table, ifname, rules, n, scratch, size, true, err);
+	}
 	if (ret < 0)
 		return rw_error_prefix(err, "egress: container %s on %s", id, ifname);
 	return 0;

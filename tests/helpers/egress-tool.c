@@ -9,6 +9,10 @@
  *       installs ID_PREFIX<i> on DEV_PREFIX<i> for FROM <= i < TO; prints the median,
  *       p90 and max install time in microseconds
  *   egress-tool remove-many  [-n NETNS] ID_PREFIX FROM TO
+ *   egress-tool udp-echo PORT          (until killed; run it with ip netns exec)
+ *   egress-tool udp-rtt ADDR PORT COUNT
+ *       COUNT UDP round trips, one at a time: median and p99 in ns, and
+ *       round trips per second
  *
  * NETNS is a path (/run/netns/NAME). SPEC is "NAME VERDICT FAMILIES PROTOS
  * CIDRS PORTS", fields separated by spaces, "-" for none: for example
@@ -23,6 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,6 +154,61 @@ static int fail(rw_error_t *err)
 	return 1;
 }
 
+static int udp_echo(const char *port)
+{
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)atoi(port))};
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0), zero = 0;
+	char buf[2048];
+
+	if (fd < 0 || setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		perror("egress-tool: udp-echo");
+		return 1;
+	}
+	for (;;) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		if (n >= 0)
+			sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
+static int udp_rtt(const char *addr, const char *port, long count)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+	struct timeval tv = {1, 0};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	long long *t = calloc((size_t)count, sizeof(*t)), total = 0;
+	char buf[64] = "rtt";
+	long lost = 0;
+
+	if (t == NULL || fd < 0 || inet_pton(AF_INET, addr, &a.sin_addr) != 1 ||
+	    connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		perror("egress-tool: udp-rtt");
+		return 1;
+	}
+	for (long i = 0; i < count; i++) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (send(fd, buf, sizeof(buf), 0) < 0 || recv(fd, buf, sizeof(buf), 0) < 0) {
+			lost++;
+			t[i] = 1000000000LL;
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		t[i] = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+		total += t[i];
+	}
+	qsort(t, (size_t)count, sizeof(*t), cmp_ll);
+	printf("n=%ld lost=%ld median_ns=%lld p99_ns=%lld rtt_per_s=%.0f\n", count, lost, t[count / 2],
+	       t[count * 99 / 100], total ? (double)(count - lost) * 1e9 / (double)total : 0.0);
+	free(t);
+	close(fd);
+	return lost ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	cleanup_error rw_error_t err = NULL;
@@ -194,7 +256,11 @@ int main(int argc, char **argv)
 			rules[n_rules++] = d[i];
 	}
 
-	if (strcmp(cmd, "install") == 0 && nargs == 2) {
+	if (strcmp(cmd, "udp-echo") == 0 && nargs == 1) {
+		ret = udp_echo(args[0]);
+	} else if (strcmp(cmd, "udp-rtt") == 0 && nargs == 3) {
+		ret = udp_rtt(args[0], args[1], strtol(args[2], NULL, 10));
+	} else if (strcmp(cmd, "install") == 0 && nargs == 2) {
 		if (rw_egress_install(netns_fd, args[0], args[1], rules, n_rules, &err) < 0)
 			ret = fail(&err);
 	} else if (strcmp(cmd, "remove") == 0 && nargs == 1) {
