@@ -158,7 +158,7 @@ create() {
 	    return json.loads(open(p, 'rb').read().decode(), object_pairs_hook=list)
 	def drop(doc):
 	    d = dict(doc)
-	    for k in ('annotations', 'mounts'):
+	    for k in ('annotations', 'mounts', 'hooks'):
 	        d.pop(k, None)
 	    root = dict(d['root']); root.pop('readonly', None); d['root'] = root
 	    proc = dict(d['process']); proc.pop('capabilities', None); proc.pop('noNewPrivileges', None); d['process'] = proc
@@ -172,6 +172,10 @@ create() {
 	ann = dict(dict(b)['annotations'])
 	assert ann['keep'] == 'me' and 'dev.gvisor.spec.mount.x' not in ann, ann
 	assert ann['org.runwarden.tier'] == 'free' and ann['org.runwarden.tier.source'] == 'default', ann
+	# the egress hooks (the only hooks: runc spec has none)
+	hooks = dict(dict(b)['hooks'])
+	assert [dict(h)['args'][-2:] for h in hooks['prestart']] == [['egress-hook', 'c1']], hooks
+	assert [dict(h)['args'][-3:] for h in hooks['poststop']] == [['egress-hook', '--remove', 'c1']], hooks
 	PY
 	grep -q '18446744073709551615' "$T/bundle/config.json"
 }

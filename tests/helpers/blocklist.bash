@@ -102,7 +102,9 @@ bl_policy_json() {
 # it: else print why and fail.
 bl_src_line() {
 	local lines n
-	lines=$(awk -v rule="$1" '
+	# Only the blocklist section: the default policy's egress rules have
+	# port numbers too.
+	lines=$(awk -v rule="$1" -v from="$(grep -n '"blocklist"' "$2" | head -n 1 | cut -d: -f1)" '
 		function entry(line, tok,    i, before, rest) {
 			while ((i = index(line, tok)) > 0) {
 				before = substr(line, 1, i - 1)
@@ -116,6 +118,7 @@ bl_src_line() {
 			}
 			return 0
 		}
+		NR < from + 0 { next }
 		$0 ~ /^[ \t]*\/\// { next }
 		entry($0, "\"" rule "\"") || (rule ~ /^[0-9]+$/ && entry($0, rule)) { print NR }
 	' "$2")
