@@ -25,7 +25,6 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
-#include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -37,7 +36,9 @@
 /* nft's datatype numbers, so that `nft list` prints the sets readably. */
 #define NFT_TYPE_IPADDR 7
 #define NFT_TYPE_IP6ADDR 8
+#define NFT_TYPE_INET_PROTOCOL 12
 #define NFT_TYPE_INET_SERVICE 13
+#define L4_SET "l4_tcp_udp"
 /* nft stores a rule's comment as udata type 0 (NFTNL_UDATA_RULE_COMMENT). */
 #define UDATA_RULE_COMMENT 0
 
@@ -321,6 +322,7 @@ struct batch {
 	char **what;   /* what[seq - seq0]: the object a message is about */
 	size_t n_what, cap_what;
 	uint32_t set_id;
+	uint32_t l4_set_id; /* the table's {tcp, udp} set, 0 until added */
 	bool full;
 };
 
@@ -507,27 +509,6 @@ static void put_chain(struct batch *bt, const char *table, const char *ifname)
 	batch_done(bt);
 }
 
-static void put_counter(struct batch *bt, const char *table, const char *name)
-{
-	struct nftnl_obj *o = nftnl_obj_alloc();
-	char *p = batch_next(bt, "add counter %s %s", table, name);
-	struct nlmsghdr *nlh;
-
-	if (o == NULL || p == NULL) {
-		bt->full = true;
-		nftnl_obj_free(o);
-		return;
-	}
-	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
-	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
-	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-	nftnl_obj_set_u32(o, NFTNL_OBJ_FAMILY, NFPROTO_NETDEV);
-	nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWOBJ, NFPROTO_NETDEV, NLM_F_CREATE | NLM_F_ACK, bt->seq);
-	nftnl_obj_nlmsg_build_payload(nlh, o);
-	nftnl_obj_free(o);
-	batch_done(bt);
-}
-
 static int cmp_interval(const void *a, const void *b, size_t len)
 {
 	return memcmp(((const struct interval *)a)->lo, ((const struct interval *)b)->lo, len);
@@ -636,6 +617,56 @@ static uint32_t put_set(struct batch *bt, const char *table, const char *name, u
 	return id;
 }
 
+/* { tcp, udp }: one set per table for the rules that match both. */
+static void put_l4_set(struct batch *bt, const char *table)
+{
+	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP};
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	char *p;
+
+	if (s == NULL) {
+		bt->full = true;
+		return;
+	}
+	bt->l4_set_id = ++bt->set_id;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, L4_SET);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_NETDEV);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, NFT_TYPE_INET_PROTOCOL);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 1);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, bt->l4_set_id);
+	p = batch_next(bt, "add set %s %s", table, L4_SET);
+	if (p == NULL) {
+		bt->full = true;
+		nftnl_set_free(s);
+		return;
+	}
+	nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWSET, NFPROTO_NETDEV, NLM_F_CREATE | NLM_F_ACK, bt->seq);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	batch_done(bt);
+	for (size_t i = 0; i < N(protos); i++) {
+		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+		if (e == NULL) {
+			bt->full = true;
+			break;
+		}
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &protos[i], 1);
+		nftnl_set_elem_add(s, e);
+	}
+	p = batch_next(bt, "add elements to set %s %s", table, L4_SET);
+	if (p == NULL) {
+		bt->full = true;
+		nftnl_set_free(s);
+		return;
+	}
+	nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWSETELEM, NFPROTO_NETDEV, NLM_F_CREATE | NLM_F_ACK, bt->seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	batch_done(bt);
+	nftnl_set_free(s);
+}
+
 static void add_meta_cmp(struct nftnl_rule *r, uint32_t key, const void *val, uint32_t len)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("meta");
@@ -672,14 +703,19 @@ struct rule_sets {
 	uint32_t port_set_id;
 };
 
-/* One kernel rule: family, [daddr in set], [l4proto], [dport in set] ->
- * counter "name", verdict. */
+#define L4_TCP_UDP 0xff /* put_rule: l4proto in { tcp, udp } */
+
+/* One kernel rule: [family], [daddr in set], [l4proto], [dport in set] ->
+ * counter, verdict; the policy rule's name as its comment. family 0: both
+ * (no daddr then: the transport header and l4proto are set for IPv4 and
+ * IPv6 alike at netdev ingress, and for neither on other packets). */
 static void put_rule(struct batch *bt, const char *table, const struct rw_egress_rule *rr, int family,
 		     uint8_t l4proto, const struct rule_sets *sets)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
 	uint16_t ethertype = htons(family == RW_EGRESS_IPV4 ? ETH_P_IP : ETH_P_IPV6);
+	const char *fam_name = family == RW_EGRESS_IPV4 ? "ip" : family == RW_EGRESS_IPV6 ? "ip6" : "ip+ip6";
 	struct nftnl_expr *e;
 	struct nlmsghdr *nlh;
 	char *p;
@@ -691,18 +727,30 @@ static void put_rule(struct batch *bt, const char *table, const struct rw_egress
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN_NAME);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_NETDEV);
-	add_meta_cmp(r, NFT_META_PROTOCOL, &ethertype, sizeof(ethertype));
+	if (family)
+		add_meta_cmp(r, NFT_META_PROTOCOL, &ethertype, sizeof(ethertype));
 	if (sets->addr_set)
 		add_payload_lookup(r, NFT_PAYLOAD_NETWORK_HEADER, family == RW_EGRESS_IPV4 ? 16 : 24,
 				   family == RW_EGRESS_IPV4 ? 4 : 16, sets->addr_set, sets->addr_set_id);
-	if (l4proto)
+	if (l4proto == L4_TCP_UDP) {
+		e = nftnl_expr_alloc("meta");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+		nftnl_rule_add_expr(r, e);
+		e = nftnl_expr_alloc("lookup");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, L4_SET);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, bt->l4_set_id);
+		nftnl_rule_add_expr(r, e);
+	} else if (l4proto) {
 		add_meta_cmp(r, NFT_META_L4PROTO, &l4proto, 1);
+	}
 	if (sets->port_set)
 		add_payload_lookup(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, sets->port_set, sets->port_set_id);
-	e = nftnl_expr_alloc("objref");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
-	nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, rr->name);
-	nftnl_rule_add_expr(r, e);
+	/* A counter in the rule, not a named counter object: one message less
+	 * per rule (each message costs the kernel a walk of the netns' table
+	 * list); list sums the counters of a policy rule's kernel rules. */
+	nftnl_rule_add_expr(r, nftnl_expr_alloc("counter"));
 	e = nftnl_expr_alloc("immediate");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, rr->verdict == RW_EGRESS_ACCEPT ? NF_ACCEPT : NF_DROP);
@@ -710,9 +758,9 @@ static void put_rule(struct batch *bt, const char *table, const struct rw_egress
 	nftnl_udata_put_strz(ud, UDATA_RULE_COMMENT, rr->name);
 	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
 
-	p = batch_next(bt, "add rule %s %s (%s, %s%s)", table, CHAIN_NAME, rr->name,
-		       family == RW_EGRESS_IPV4 ? "ip" : "ip6",
-		       l4proto == IPPROTO_TCP ? ", tcp" : l4proto == IPPROTO_UDP ? ", udp" : "");
+	p = batch_next(bt, "add rule %s %s (%s, %s%s)", table, CHAIN_NAME, rr->name, fam_name,
+		       l4proto == IPPROTO_TCP ? ", tcp" : l4proto == IPPROTO_UDP ? ", udp" :
+		       l4proto == L4_TCP_UDP ? ", tcp+udp" : "");
 	if (p == NULL) {
 		bt->full = true;
 		goto out;
@@ -727,6 +775,24 @@ out:
 		nftnl_udata_buf_free(ud);
 }
 
+static void put_rules_for(struct batch *bt, const char *table, const struct rw_egress_rule *rr, int family,
+			  unsigned protos, const struct rule_sets *sets)
+{
+	if (protos == BOTH_PROTOCOLS) {
+		if (bt->l4_set_id == 0)
+			put_l4_set(bt, table);
+		put_rule(bt, table, rr, family, L4_TCP_UDP, sets);
+	} else if (protos == RW_EGRESS_TCP) {
+		put_rule(bt, table, rr, family, IPPROTO_TCP, sets);
+	} else if (protos == RW_EGRESS_UDP) {
+		put_rule(bt, table, rr, family, IPPROTO_UDP, sets);
+	} else {
+		put_rule(bt, table, rr, family, 0, sets);
+	}
+}
+
+/* Kernel rules for one policy rule: one per family with CIDRs, or one for
+ * both families when there are none. */
 static void put_egress_rule(struct batch *bt, const char *table, size_t idx, const struct rw_egress_rule *rr,
 			    struct interval *scratch)
 {
@@ -735,7 +801,6 @@ static void put_egress_rule(struct batch *bt, const char *table, size_t idx, con
 	struct rule_sets sets = {0};
 	char port_set[32];
 
-	put_counter(bt, table, rr->name);
 	if (rr->n_ports) {
 		for (size_t j = 0; j < rr->n_ports; j++) {
 			uint16_t lo = htons(rr->ports[j].lo), hi = htons(rr->ports[j].hi);
@@ -748,36 +813,30 @@ static void put_egress_rule(struct batch *bt, const char *table, size_t idx, con
 		if (protos == 0)
 			protos = BOTH_PROTOCOLS;
 	}
+	if (rr->n_cidrs == 0) {
+		put_rules_for(bt, table, rr, rr->families == BOTH_FAMILIES ? 0 : (int)rr->families, protos, &sets);
+		return;
+	}
 	for (size_t f = 0; f < N(families); f++) {
 		int fam = families[f];
 		char addr_set[32];
+		size_t n = 0;
 
 		if (!(rr->families & (unsigned)fam))
 			continue;
-		sets.addr_set = NULL;
-		if (rr->n_cidrs) {
-			size_t n = 0;
-			for (size_t j = 0; j < rr->n_cidrs; j++) {
-				int cf;
-				if (parse_cidr(rr->cidrs[j], &cf, &scratch[n]) == 0 && cf == fam)
-					n++;
-			}
-			if (n == 0)
-				continue; /* CIDRs, none of this family: no rule for it */
-			snprintf(addr_set, sizeof(addr_set), "r%zu_%s", idx, fam == RW_EGRESS_IPV4 ? "v4" : "v6");
-			sets.addr_set = addr_set;
-			sets.addr_set_id = put_set(bt, table, addr_set,
-						   fam == RW_EGRESS_IPV4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR,
-						   fam == RW_EGRESS_IPV4 ? 4 : 16, scratch, n);
+		for (size_t j = 0; j < rr->n_cidrs; j++) {
+			int cf;
+			if (parse_cidr(rr->cidrs[j], &cf, &scratch[n]) == 0 && cf == fam)
+				n++;
 		}
-		if (protos == 0) {
-			put_rule(bt, table, rr, fam, 0, &sets);
-			continue;
-		}
-		if (protos & RW_EGRESS_TCP)
-			put_rule(bt, table, rr, fam, IPPROTO_TCP, &sets);
-		if (protos & RW_EGRESS_UDP)
-			put_rule(bt, table, rr, fam, IPPROTO_UDP, &sets);
+		if (n == 0)
+			continue; /* CIDRs, none of this family: no rule for it */
+		snprintf(addr_set, sizeof(addr_set), "r%zu_%s", idx, fam == RW_EGRESS_IPV4 ? "v4" : "v6");
+		sets.addr_set = addr_set;
+		sets.addr_set_id = put_set(bt, table, addr_set,
+					   fam == RW_EGRESS_IPV4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR,
+					   fam == RW_EGRESS_IPV4 ? 4 : 16, scratch, n);
+		put_rules_for(bt, table, rr, fam, protos, &sets);
 	}
 }
 
@@ -1040,15 +1099,60 @@ static int each_chain(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-static int each_obj(const struct nlmsghdr *nlh, void *arg)
+struct rule_counts {
+	const char *comment;
+	uint64_t packets, bytes;
+	bool seen;
+};
+
+static int udata_comment(const struct nftnl_udata *attr, void *data)
+{
+	if (nftnl_udata_type(attr) == UDATA_RULE_COMMENT && nftnl_udata_len(attr) > 0) {
+		const char *v = nftnl_udata_get(attr);
+		if (v[nftnl_udata_len(attr) - 1] == '\0')
+			*(const char **)data = v;
+	}
+	return 0;
+}
+
+static int expr_counter(struct nftnl_expr *e, void *data)
+{
+	struct rule_counts *rc = data;
+
+	if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter") == 0) {
+		rc->packets += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		rc->bytes += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+		rc->seen = true;
+	}
+	return 0;
+}
+
+/* Sums the counters of the kernel rules of each policy rule (by comment),
+ * in the order the rules come. */
+static int each_rule(const struct nlmsghdr *nlh, void *arg)
 {
 	struct table_detail *td = arg;
-	struct nftnl_obj *o = nftnl_obj_alloc();
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct rule_counts rc = {NULL, 0, 0, false};
+	const void *ud;
+	uint32_t ud_len = 0;
+	size_t i;
 	int ret = 0;
 
-	if (o == NULL)
+	if (r == NULL)
 		return -1;
-	if (nftnl_obj_nlmsg_parse(nlh, o) == 0 && nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER) {
+	if (nftnl_rule_nlmsg_parse(nlh, r) < 0)
+		goto out;
+	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ud_len);
+	if (ud)
+		nftnl_udata_parse(ud, ud_len, udata_comment, &rc.comment);
+	nftnl_expr_foreach(r, expr_counter, &rc);
+	if (rc.comment == NULL || !rc.seen)
+		goto out;
+	for (i = 0; i < td->n; i++)
+		if (strcmp(td->names[i], rc.comment) == 0)
+			break;
+	if (i == td->n) {
 		if (td->n == td->cap) {
 			size_t cap = td->cap ? td->cap * 2 : 8;
 			struct rw_egress_counter *nc = realloc(td->counters, cap * sizeof(*nc));
@@ -1066,18 +1170,18 @@ static int each_obj(const struct nlmsghdr *nlh, void *arg)
 			td->names = nn;
 			td->cap = cap;
 		}
-		td->names[td->n] = strdup(nftnl_obj_get_str(o, NFTNL_OBJ_NAME));
-		if (td->names[td->n] == NULL) {
+		td->names[i] = strdup(rc.comment);
+		if (td->names[i] == NULL) {
 			ret = -1;
 			goto out;
 		}
-		td->counters[td->n].rule = td->names[td->n];
-		td->counters[td->n].packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
-		td->counters[td->n].bytes = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES);
+		td->counters[i] = (struct rw_egress_counter){td->names[i], 0, 0};
 		td->n++;
 	}
+	td->counters[i].packets += rc.packets;
+	td->counters[i].bytes += rc.bytes;
 out:
-	nftnl_obj_free(o);
+	nftnl_rule_free(r);
 	return ret;
 }
 
@@ -1103,15 +1207,15 @@ static int dump_table_part(struct mnl_socket *nl, uint16_t type, const char *tab
 		nftnl_chain_nlmsg_build_payload(nlh, c);
 		nftnl_chain_free(c);
 	} else {
-		struct nftnl_obj *o = nftnl_obj_alloc();
-		if (o == NULL)
+		struct nftnl_rule *r = nftnl_rule_alloc();
+		if (r == NULL)
 			return rw_error(err, ENOMEM, "list");
-		nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
-		nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-		nftnl_obj_nlmsg_build_payload(nlh, o);
-		nftnl_obj_free(o);
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, CHAIN_NAME);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		nftnl_rule_free(r);
 	}
-	return dump(nl, nlh, each, arg, type == NFT_MSG_GETCHAIN ? "list chains" : "list counters", err);
+	return dump(nl, nlh, each, arg, type == NFT_MSG_GETCHAIN ? "list chains" : "list rules", err);
 }
 
 int rw_egress_list(int netns_fd, const char *id, rw_egress_list_cb cb, void *arg, rw_error_t *err)
@@ -1138,7 +1242,7 @@ int rw_egress_list(int netns_fd, const char *id, rw_egress_list_cb cb, void *arg
 		/* A table can go between the dumps (a concurrent delete): skip it. */
 		ret = dump_table_part(nl, NFT_MSG_GETCHAIN, tl.names[i], each_chain, &td, err);
 		if (ret == 0)
-			ret = dump_table_part(nl, NFT_MSG_GETOBJ, tl.names[i], each_obj, &td, err);
+			ret = dump_table_part(nl, NFT_MSG_GETRULE, tl.names[i], each_rule, &td, err);
 		if (ret < 0 && (*err)->errno_ == ENOENT) {
 			rw_error_free(err);
 			ret = 0;

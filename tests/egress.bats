@@ -192,7 +192,7 @@ rw_install() {
 	rw_install
 	rw_install
 	[ "$(tables_in_r)" = 1 ]
-	[ "$(ip netns exec "$R" nft list chain netdev "rw_$ID" egress | grep -c 'counter name "mining"')" = 4 ]
+	[ "$(ip netns exec "$R" nft list chain netdev "rw_$ID" egress | grep -c 'comment "mining"')" = 1 ]
 	tcp_blocked 198.51.100.1 3333
 	run "$TOOL" remove -n "/run/netns/$R" "$ID"
 	assert_success

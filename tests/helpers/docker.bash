@@ -14,6 +14,16 @@
 #
 # Output: nothing on stdout (the file runs under automake's TAP driver);
 # diagnostics go to stderr, which bats shows for a failing setup/test.
+#
+# Opt-in bridge (tests/egress-docker.bats): RW_DOCKER_BRIDGE=yes before
+# docker_start gives dockerd's default "bridge" network a bridge this file
+# makes and removes itself: rwbr<4 hex>, 10.232.N.1/24 (N random, unused here),
+# IPv4 forwarding off on it and IPv6 disabled on it. The daemon keeps
+# iptables, ip-masq and ip-forward off, so nothing touches the host's firewall
+# or forwarding: a container reaches the bridge address and nothing beyond.
+# docker_start exports RW_BRIDGE, RW_BRIDGE_ADDR, RW_BRIDGE_SUBNET. docker_stop
+# then deletes the bridge and only the veths still attached to it (not every
+# new veth*, which would be other suites' in a parallel make check).
 
 RW_DOCKER=/usr/bin/docker       # the Debian 20.10 client, not /usr/local/bin/docker
 RW_DOCKERD=/usr/sbin/dockerd
@@ -114,6 +124,12 @@ docker_start() {
 
 	set_policy "$(rw_default_policy)"
 
+	local rw_bridge=none
+	if [ -n "${RW_DOCKER_BRIDGE:-}" ]; then
+		_rw_bridge_create || return 1
+		rw_bridge=$RW_BRIDGE
+	fi
+
 	cat > "$RW_T/containerd.toml" <<-EOF
 	version = 2
 	root = "$RW_CTRD_ROOT"
@@ -144,7 +160,7 @@ docker_start() {
 	  "ip6tables": false,
 	  "ip-masq": false,
 	  "ip-forward": false,
-	  "bridge": "none",
+	  "bridge": "$rw_bridge",
 	  "userland-proxy": false,
 	  "live-restore": false,
 	  "deprecated-key-path": "$RW_T/docker/key.json",
@@ -325,9 +341,13 @@ docker_stop() {
 	_rw_unmount_under "$RW_T"
 	_rw_remove_cgroups
 
+	# The opt-in bridge: only its own veths and itself.
+	_rw_bridge_remove
+
 	# Links this run created (only docker-made names; bridge is "none", so
-	# normally there are none).
-	if [ -f "$RW_T/links.before" ]; then
+	# normally there are none). Not with the opt-in bridge: its veths are
+	# gone with it, and any other new veth* is another suite's.
+	if [ -f "$RW_T/links.before" ] && ! [ -f "$RW_T/bridge" ]; then
 		ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
 		while read -r p; do
 			case "$p" in docker0|br-*|veth*|rwbr*) ;; *) continue ;; esac
@@ -383,5 +403,76 @@ docker_leaks() {
 	[ "${RW_HAD_ETC_KEY:-yes}" = no ] && [ -e /etc/docker/key.json ] &&
 		{ echo "leak: /etc/docker/key.json" >&2; bad=1; }
 	[ -e "$RW_T" ] && { echo "leak: $RW_T" >&2; bad=1; }
+	if [ -n "${RW_BRIDGE:-}" ]; then
+		ip link show "$RW_BRIDGE" >/dev/null 2>&1 &&
+			{ echo "leak: bridge $RW_BRIDGE" >&2; bad=1; }
+		ip -4 -o addr show 2>/dev/null | grep -qF " inet $RW_BRIDGE_ADDR/" &&
+			{ echo "leak: address $RW_BRIDGE_ADDR" >&2; bad=1; }
+	fi
 	return "$bad"
+}
+
+# The opt-in bridge (see the top of this file). Called by docker_start after
+# $RW_T exists; $RW_T/bridge names the bridges made (one a line) once they
+# exist, so that a teardown after a partial start removes them.
+_rw_bridge_create() {
+	docker_new_bridge || return 1
+	export RW_BRIDGE=$RW_NEW_BRIDGE RW_BRIDGE_ADDR=$RW_NEW_BRIDGE_ADDR
+	export RW_BRIDGE_SUBNET=${RW_NEW_BRIDGE_ADDR%.1}.0/24
+}
+
+# A bridge rwbr<4 hex> with 10.232.N.1/24 (N random, unused here), IPv4
+# forwarding off and IPv6 disabled on it; sets RW_NEW_BRIDGE and
+# RW_NEW_BRIDGE_ADDR. docker_stop deletes it with its veths. Also for a
+# second Docker network: `docker network create --subnet 10.232.N.0/24
+# -o com.docker.network.bridge.name=$RW_NEW_BRIDGE ...`.
+docker_new_bridge() {
+	local _ n name
+	for _ in $(seq 1 50); do
+		name=rwbr$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+		n=$(od -An -N1 -tu1 /dev/urandom | tr -d ' \n')
+		ip link show "$name" >/dev/null 2>&1 && continue
+		# The subnet must be nobody's here: no address, no route in any table.
+		ip -4 -o addr show 2>/dev/null | grep -qF " inet 10.232.$n." && continue
+		ip -4 route show table all 2>/dev/null | grep -qF "10.232.$n." && continue
+		if ip link add name "$name" type bridge 2>/dev/null; then
+			echo "$name" >> "$RW_T/bridge"
+			RW_NEW_BRIDGE=$name RW_NEW_BRIDGE_ADDR=10.232.$n.1
+			# Nothing that enters the bridge is forwarded (IPv4 forwarding
+			# is decided by the input device's setting) or seen as IPv6.
+			echo 0 > "/proc/sys/net/ipv4/conf/$name/forwarding" &&
+			echo 1 > "/proc/sys/net/ipv6/conf/$name/disable_ipv6" &&
+			ip addr add "$RW_NEW_BRIDGE_ADDR/24" dev "$name" &&
+			ip link set "$name" up && return 0
+			echo "could not set up bridge $name" >&2
+			return 1
+		fi
+	done
+	echo "found no free bridge name and 10.232.N.0/24 subnet" >&2
+	return 1
+}
+
+# Delete the bridges docker_new_bridge made and the veths still attached to
+# them (containers that docker_stop could not remove); nothing else.
+_rw_bridge_remove() {
+	local name l
+	[ -n "${RW_T:-}" ] && [ -f "$RW_T/bridge" ] || return 0
+	while read -r name; do
+		case "$name" in rwbr*) ;; *) continue ;; esac
+		ip link show "$name" >/dev/null 2>&1 || continue
+		for l in $(ip -o link show master "$name" 2>/dev/null |
+			   awk -F': ' '{print $2}' | sed 's/@.*//'); do
+			echo "deleting $l, left on $name" >&2
+			ip link del "$l" 2>/dev/null
+		done
+		ip link del "$name" 2>/dev/null || echo "could not delete bridge $name" >&2
+	done < "$RW_T/bridge"
+}
+
+# The host-side end (in this netns) of a container's eth0 on the opt-in
+# bridge: the link whose index is the container's eth0 iflink.
+docker_host_veth() { # ID
+	local idx
+	idx=$(dk exec "$1" cat /sys/class/net/eth0/iflink) || return 1
+	ip -o link | grep "^$idx:" | awk -F': ' '{print $2}' | sed 's/@.*//'
 }
