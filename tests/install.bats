@@ -8,7 +8,7 @@ setup() {
 	T=$(scratch)
 }
 
-@test "make install DESTDIR puts runwarden under the prefix, and it runs" {
+@test "make install DESTDIR puts runwarden and runwarden-egress under the prefix, and they run" {
 	run make -C "$RUNWARDEN_BUILDDIR" install DESTDIR="$T/dest"
 	assert_success
 	prefix=$(sed -n 's/^prefix = //p' "$RUNWARDEN_BUILDDIR/Makefile")
@@ -16,9 +16,12 @@ setup() {
 	run "$T/dest$prefix/bin/runwarden" --version
 	assert_success
 	assert_line --index 0 --regexp '^runwarden version [0-9]+\.[0-9]+\.[0-9]+$'
-	# nothing else is installed: the bench trampoline and tests stay in the tree
-	run find "$T/dest" -type f
-	assert_output "$T/dest$prefix/bin/runwarden"
+	# runwarden-egress (the egress hooks) beside it, nothing else: the bench
+	# trampoline and tests stay in the tree
+	run bash -c "find '$T/dest' -type f | sort"
+	assert_output "$(printf '%s\n' "$T/dest$prefix/bin/runwarden" "$T/dest$prefix/bin/runwarden-egress" | sort)"
+	run "$T/dest$prefix/bin/runwarden-egress" egress show
+	assert_success
 }
 
 # A fresh out-of-tree configure needs an unconfigured source tree (autoconf's
