@@ -178,6 +178,16 @@ stop_listener() {
 	for r in metadata smtp mining irc tor; do
 		assert_output --partial "counter name \"$r\" drop"
 	done
+	# The hooks: runwarden-egress's prestart hook after Docker's own (which
+	# wires the veth), and a poststop one that removes the table.
+	local cfg
+	cfg=$(bundle_dir "$id")/config.json
+	run jq -r '.hooks.prestart | map(.args[0]) | join(" ")' "$cfg"
+	assert_output "libnetwork-setkey runwarden-egress"
+	run jq -r '.hooks.prestart[-1] | .path + " " + (.args[1:] | join(" "))' "$cfg"
+	assert_output "${RUNWARDEN%/*}/runwarden-egress --root $RW_EXEC_ROOT/runtime-runc/moby egress-hook $id"
+	run jq -r '.hooks.poststop[-1] | .path + " " + (.args[1:] | join(" "))' "$cfg"
+	assert_output "${RUNWARDEN%/*}/runwarden-egress --root $RW_EXEC_ROOT/runtime-runc/moby egress-hook --remove $id"
 	# runwarden's record of where the table is.
 	run jq -r '.netns + " " + .device' "$(egress_file "$id")"
 	assert_success

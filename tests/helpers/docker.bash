@@ -21,9 +21,11 @@
 # IPv4 forwarding off on it and IPv6 disabled on it. The daemon keeps
 # iptables, ip-masq and ip-forward off, so nothing touches the host's firewall
 # or forwarding: a container reaches the bridge address and nothing beyond.
-# docker_start exports RW_BRIDGE, RW_BRIDGE_ADDR, RW_BRIDGE_SUBNET. docker_stop
-# then deletes the bridge and only the veths still attached to it (not every
-# new veth*, which would be other suites' in a parallel make check).
+# docker_start exports RW_BRIDGE, RW_BRIDGE_ADDR, RW_BRIDGE_SUBNET;
+# docker_new_bridge makes another such bridge (for a second Docker network).
+# docker_stop then deletes those bridges and only the veths still attached to
+# them (not every new veth*, which would be other suites' in a parallel make
+# check).
 
 RW_DOCKER=/usr/bin/docker       # the Debian 20.10 client, not /usr/local/bin/docker
 RW_DOCKERD=/usr/sbin/dockerd
