@@ -324,6 +324,7 @@ struct batch {
 	uint32_t set_id;
 	uint32_t l4_set_id; /* the table's {tcp, udp} set, 0 until added */
 	bool full;
+	long failed;        /* index of the first message the kernel refused, or -1 */
 };
 
 static void batch_free(struct batch *bt)
@@ -347,6 +348,7 @@ static int batch_init(struct batch *bt, size_t size, rw_error_t *err)
 	 * message's worth of slack behind it. */
 	bt->b = mnl_nlmsg_batch_start(bt->buf, size - MNL_SOCKET_BUFFER_SIZE);
 	bt->seq0 = bt->seq = (uint32_t)time(NULL) << 8;
+	bt->failed = -1;
 	return 0;
 }
 
@@ -414,6 +416,7 @@ static void note_error(struct talk_state *ts, const struct nlmsghdr *nlh, int er
 	}
 	ext_ack_text(nlh, req, req_len, ext, sizeof(ext));
 	ts->error = error;
+	((struct batch *)bt)->failed = i < bt->n_what ? (long)i : -1;
 	snprintf(ts->errtext, sizeof(ts->errtext), "%s%s%s%s", what, ext[0] ? " (kernel: " : "", ext,
 		 ext[0] ? ")" : "");
 }
@@ -430,6 +433,14 @@ static int batch_talk(struct mnl_socket *nl, struct batch *bt, size_t expected, 
 
 	if (bt->full)
 		return rw_error(err, E2BIG, "%s: batch larger than its buffer", op);
+	/* Every ACK is queued before sendmsg returns; each takes about 1 KiB
+	 * of receive buffer (skb truesize), so a big batch would overflow the
+	 * default and lose some (ENOBUFS). */
+	if (expected > 64) {
+		int want = expected > 1000000 ? 1 << 30 : (int)expected * 1024;
+		if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) < 0)
+			setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+	}
 	if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(bt->b), mnl_nlmsg_batch_size(bt->b)) < 0)
 		return rw_error(err, errno, "%s: send the batch", op);
 	while (ts.acks < expected) {
@@ -982,6 +993,64 @@ int rw_egress_remove(int netns_fd, const char *id, rw_error_t *err)
 		return 0;
 	}
 	return ret < 0 ? rw_error_prefix(err, "egress: container %s", id) : 0;
+}
+
+int rw_egress_remove_many(int netns_fd, const char *const *ids, size_t n, rw_error_t *err)
+{
+	cleanup_nl struct mnl_socket *nl = NULL;
+	cleanup_free bool *gone = NULL;
+	char table[RW_EGRESS_ID_MAX + sizeof(RW_EGRESS_TABLE_PREFIX)];
+	size_t left = n;
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (rw_egress_table_name(ids[i], table, sizeof(table), err) < 0)
+			return -1;
+	gone = calloc(n, sizeof(*gone));
+	if (gone == NULL)
+		return rw_error(err, ENOMEM, "egress: remove");
+	nl = nl_open(netns_fd, NETLINK_NETFILTER, err);
+	if (nl == NULL)
+		return rw_error_prefix(err, "egress: remove");
+	/* A table already gone fails the whole batch (ENOENT) with nothing
+	 * changed: drop it and send the rest again. */
+	while (left > 0) {
+		struct batch bt;
+		size_t *idx = calloc(left, sizeof(*idx)), k = 0;
+		int ret;
+
+		if (idx == NULL)
+			return rw_error(err, ENOMEM, "egress: remove");
+		if (batch_init(&bt, 2 * MNL_SOCKET_BUFFER_SIZE + left * 128, err) < 0) {
+			free(idx);
+			return rw_error_prefix(err, "egress: remove");
+		}
+		nftnl_batch_begin(mnl_nlmsg_batch_current(bt.b), bt.seq0);
+		mnl_nlmsg_batch_next(bt.b);
+		for (size_t i = 0; i < n; i++) {
+			if (gone[i])
+				continue;
+			rw_egress_table_name(ids[i], table, sizeof(table), NULL);
+			put_table(&bt, NFT_MSG_DELTABLE, 0, table, "delete");
+			idx[k++] = i;
+		}
+		nftnl_batch_end(mnl_nlmsg_batch_current(bt.b), bt.seq + 1);
+		mnl_nlmsg_batch_next(bt.b);
+		ret = batch_talk(nl, &bt, bt.n_what, "remove", err);
+		if (ret < 0 && (*err)->errno_ == ENOENT && bt.failed >= 0 && (size_t)bt.failed < k) {
+			rw_error_free(err);
+			gone[idx[bt.failed]] = true;
+			left--;
+		} else {
+			left = 0;
+		}
+		batch_free(&bt);
+		free(idx);
+		if (ret < 0 && *err)
+			return rw_error_prefix(err, "egress");
+	}
+	return 0;
 }
 
 /* ---- dumps: list ---- */

@@ -68,6 +68,11 @@ int rw_egress_install(int netns_fd, const char *ifname, const char *id,
 /* Deletes the table of container `id`; a missing table is success. */
 int rw_egress_remove(int netns_fd, const char *id, rw_error_t *err);
 
+/* Deletes the tables of `n` containers in one transaction (missing ones are
+ * skipped). For gc: a transaction that deletes waits for an RCU grace period
+ * (~12 ms on 6.18), once per transaction, not per table. */
+int rw_egress_remove_many(int netns_fd, const char *const *ids, size_t n, rw_error_t *err);
+
 struct rw_egress_counter {
 	const char *rule;
 	uint64_t packets, bytes;

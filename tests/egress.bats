@@ -232,3 +232,14 @@ rw_install() {
 	assert_output --partial "$ID device=r0"
 	refute_output --partial "${ID}other"
 }
+
+@test "egress: remove-many deletes several tables in one transaction, skipping missing ones" {
+	rw_install
+	"$TOOL" install -n "/run/netns/$R" r0 "${ID}b"
+	run "$TOOL" remove-batch -n "/run/netns/$R" "${ID}gone" "$ID" "${ID}b" "${ID}gone2"
+	assert_success
+	[ "$(tables_in_r)" = 0 ]
+	run "$TOOL" remove-batch -n "/run/netns/$R" "bad/id"
+	assert_failure
+	assert_output --partial "invalid container id 'bad/id'"
+}

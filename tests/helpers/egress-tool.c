@@ -9,6 +9,7 @@
  *       installs ID_PREFIX<i> on DEV_PREFIX<i> for FROM <= i < TO; prints the median,
  *       p90 and max install time in microseconds
  *   egress-tool remove-many  [-n NETNS] ID_PREFIX FROM TO
+ *   egress-tool remove-batch [-n NETNS] ID... (one transaction)
  *   egress-tool udp-echo PORT          (until killed; run it with ip netns exec)
  *   egress-tool udp-rtt ADDR PORT COUNT
  *       COUNT UDP round trips, one at a time: median and p99 in ns, and
@@ -263,6 +264,12 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "install") == 0 && nargs == 2) {
 		if (rw_egress_install(netns_fd, args[0], args[1], rules, n_rules, &err) < 0)
 			ret = fail(&err);
+	} else if (strcmp(cmd, "remove-batch") == 0) {
+		long long t0 = now_us();
+		if (rw_egress_remove_many(netns_fd, (const char *const *)args, (size_t)nargs, &err) < 0)
+			ret = fail(&err);
+		else
+			printf("n=%d total_us=%lld\n", nargs, now_us() - t0);
 	} else if (strcmp(cmd, "remove") == 0 && nargs == 1) {
 		if (rw_egress_remove(netns_fd, args[0], &err) < 0)
 			ret = fail(&err);
