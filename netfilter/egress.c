@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/time.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/net_namespace.h>
@@ -204,6 +205,7 @@ struct open_args {
 static int open_here(void *arg, rw_error_t *err)
 {
 	struct open_args *a = arg;
+	struct timeval timeout = {10, 0};
 	int one = 1;
 
 	for (size_t i = 0; i < a->n; i++) {
@@ -220,6 +222,9 @@ static int open_here(void *arg, rw_error_t *err)
 		/* Extended ACKs carry the kernel's reason; capped ACKs keep them small. */
 		mnl_socket_setsockopt(a->nl[i], NETLINK_EXT_ACK, &one, sizeof(one));
 		mnl_socket_setsockopt(a->nl[i], NETLINK_CAP_ACK, &one, sizeof(one));
+		/* The kernel answers before sendmsg returns; a reply that never
+		 * comes is a bug to report, not to wait for forever. */
+		setsockopt(mnl_socket_get_fd(a->nl[i]), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 	}
 	return 0;
 }
