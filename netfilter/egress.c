@@ -1071,43 +1071,105 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	return d->each(nlh, d->arg) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-/* One dump request; every reply through each(); errors with their ext ACK. */
+/* One dump request; every reply through each(); errors with their ext ACK.
+ * A dump the kernel marks interrupted (NLM_F_DUMP_INTR: the links or the
+ * ruleset changed while it ran, as when containers start in parallel) is
+ * read to its end, thrown away and asked for again, so that each() only
+ * ever sees one consistent dump. */
+struct dump_chunk {
+	char *p;
+	size_t len;
+};
+
+static void free_chunks(struct dump_chunk *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(c[i].p);
+	free(c);
+}
+
+#define DUMP_TRIES 20
+
 static int dump(struct mnl_socket *nl, struct nlmsghdr *req, int (*each)(const struct nlmsghdr *, void *),
 		void *arg, const char *what, rw_error_t *err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
 	struct dump_ctx d = {each, arg};
 	uint32_t portid = mnl_socket_get_portid(nl), seq = req->nlmsg_seq;
-	int ret;
+	int tries;
 
-	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
-		return rw_error(err, errno, "%s: send", what);
-	for (;;) {
-		ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (len < 0) {
-			if (errno == EINTR)
-				continue;
-			return rw_error(err, errno, "%s: read", what);
+	for (tries = 0; tries < DUMP_TRIES; tries++) {
+		struct dump_chunk *chunks = NULL;
+		size_t n = 0, i;
+		bool done = false, intr = false;
+		int ret = MNL_CB_OK;
+
+		req->nlmsg_seq = seq;
+		if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
+			return rw_error(err, errno, "%s: send", what);
+		while (!done) {
+			ssize_t len = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+			const struct nlmsghdr *nlh = (const void *)buf;
+			int left;
+			struct dump_chunk *grown;
+
+			if (len < 0) {
+				if (errno == EINTR)
+					continue;
+				free_chunks(chunks, n);
+				return rw_error(err, errno, "%s: read", what);
+			}
+			for (left = (int)len; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+				if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+					intr = true;
+				/* Errors come back as NLMSG_ERROR; decode the ext ACK
+				 * ourselves. Error 0 is the ACK that ends a request
+				 * that is no dump. */
+				if (nlh->nlmsg_type == NLMSG_ERROR &&
+				    nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(struct nlmsgerr))) {
+					const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+					char ext[320];
+					if (e->error == 0) {
+						done = true;
+						continue;
+					}
+					free_chunks(chunks, n);
+					ext_ack_text(nlh, NULL, 0, ext, sizeof(ext));
+					errno = -e->error;
+					return rw_error(err, -e->error, "%s%s%s%s", what, ext[0] ? " (kernel: " : "",
+							ext, ext[0] ? ")" : "");
+				}
+				/* NLMSG_DONE ends a dump; a request that is no dump and
+				 * asks for no ACK ends with its one reply. */
+				if (nlh->nlmsg_type == NLMSG_DONE ||
+				    (!(nlh->nlmsg_flags & NLM_F_MULTI) && !(req->nlmsg_flags & NLM_F_ACK)))
+					done = true;
+			}
+			if (len == 0)
+				done = true;
+			grown = realloc(chunks, (n + 1) * sizeof(*chunks));
+			if (grown == NULL || (grown[n].p = malloc((size_t)len)) == NULL) {
+				free_chunks(grown ? grown : chunks, n);
+				return rw_error(err, ENOMEM, "%s", what);
+			}
+			chunks = grown;
+			memcpy(chunks[n].p, buf, (size_t)len);
+			chunks[n++].len = (size_t)len;
 		}
-		/* Errors come back as NLMSG_ERROR; decode the ext ACK ourselves. */
-		const struct nlmsghdr *nlh = (const void *)buf;
-		if (mnl_nlmsg_ok(nlh, (int)len) && nlh->nlmsg_type == NLMSG_ERROR &&
-		    nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(struct nlmsgerr))) {
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-			char ext[320];
-			if (e->error == 0)
-				return 0;
-			ext_ack_text(nlh, NULL, 0, ext, sizeof(ext));
-			errno = -e->error;
-			return rw_error(err, -e->error, "%s%s%s%s", what, ext[0] ? " (kernel: " : "",
-					ext, ext[0] ? ")" : "");
+		if (intr) {
+			free_chunks(chunks, n);
+			continue;
 		}
-		ret = mnl_cb_run(buf, (size_t)len, seq, portid, dump_cb, &d);
+		for (i = 0; i < n && ret == MNL_CB_OK; i++)
+			ret = mnl_cb_run(chunks[i].p, chunks[i].len, seq, portid, dump_cb, &d);
+		free_chunks(chunks, n);
 		if (ret < 0)
 			return rw_error(err, errno, "%s", what);
-		if (ret == MNL_CB_STOP)
-			return 0;
+		return 0;
 	}
+	return rw_error(err, EINTR, "%s: interrupted %d times in a row (links or rules changing too fast)", what, DUMP_TRIES);
 }
 
 struct table_list {

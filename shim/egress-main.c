@@ -12,6 +12,7 @@
 #include "shim/fileio.h"
 #include "shim/json.h"
 #include "shim/log.h"
+#include "shim/strv.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -263,7 +264,7 @@ static int verb_egress_hook(const struct rw_cmdline *cl, rw_error_t *err)
 	if (n <= 0) {
 		egress_rules_release(&rules);
 		if (n < 0)
-			return rw_error_prefix(err, "egress");
+			return -1;
 		exit(0);   /* no veth: network none */
 	}
 	r = rw_egress_install(peers[0].netns_fd, peers[0].ifname, cl->id, rules.v, rules.n, err);
@@ -272,7 +273,7 @@ static int verb_egress_hook(const struct rw_cmdline *cl, rw_error_t *err)
 		close(peers[i].netns_fd);
 	egress_rules_release(&rules);
 	if (r < 0)
-		return rw_error_prefix(err, "egress");
+		return -1;
 	{
 		cleanup_free char *qns = rw_json_quote(nsname), *qdev = rw_json_quote(peers[0].ifname);
 		if (egress_file(cl, &path, err) < 0 || !qns || !qdev ||
@@ -292,6 +293,8 @@ struct ns_walk {
 	const char *ns;
 	int fd;
 	unsigned removed;
+	char **gone;            /* gc: ids whose containers are gone, in this namespace */
+	size_t ngone;
 };
 
 static int show_cb(const struct rw_egress_table *t, void *arg)
@@ -338,12 +341,14 @@ static bool container_exists(const char *root, const char *id)
 	return found;
 }
 
+/* gc: the tables of containers that are gone, collected per namespace and
+ * removed in one transaction (a deleting transaction waits for an RCU grace
+ * period, once). */
 static int gc_cb(const struct rw_egress_table *t, void *arg)
 {
 	static const char *const roots[] = { RW_STATE_DIR, "/run/runc", "/run/crun", "/run/runsc", "/var/run/runsc",
 					     "/run/docker/runtime-runc/moby", NULL };
 	struct ns_walk *w = arg;
-	cleanup_error rw_error_t e = NULL;
 	size_t i;
 
 	if (w->cl->root && container_exists(w->cl->root, t->id))
@@ -351,13 +356,24 @@ static int gc_cb(const struct rw_egress_table *t, void *arg)
 	for (i = 0; roots[i]; i++)
 		if (container_exists(roots[i], t->id))
 			return 0;
-	if (rw_egress_remove(w->fd, t->id, &e) < 0) {
-		fprintf(stderr, "runwarden: gc: %s: %s\n", t->table, e ? e->msg : "?");
-		return 0;
-	}
-	printf("removed %s (%s)\n", t->table, w->ns);
-	w->removed++;
-	return 0;
+	return rw_strv_push(&w->gone, &w->ngone, strdup(t->id));
+}
+
+static void gc_flush(struct ns_walk *w)
+{
+	cleanup_error rw_error_t e = NULL;
+	size_t i;
+
+	if (w->ngone == 0)
+		return;
+	if (rw_egress_remove_many(w->fd, (const char *const *)w->gone, w->ngone, &e) < 0)
+		fprintf(stderr, "runwarden: gc: %s: %s\n", w->ns, e ? e->msg : "?");
+	else
+		for (i = 0; i < w->ngone; i++) {
+			printf("removed rw_%s (%s)\n", w->gone[i], w->ns);
+			w->removed++;
+		}
+	rw_strv_free(&w->gone, &w->ngone);
 }
 
 static int walk_netns(struct ns_walk *w, rw_egress_list_cb cb, rw_error_t *err)
@@ -369,6 +385,7 @@ static int walk_netns(struct ns_walk *w, rw_egress_list_cb cb, rw_error_t *err)
 	w->fd = -1;
 	if (rw_egress_list(-1, w->only, cb, w, err) < 0)
 		return -1;
+	gc_flush(w);
 	if ((d = opendir("/run/netns")) == NULL)
 		return 0;
 	while ((e = readdir(d)) != NULL) {
@@ -383,6 +400,7 @@ static int walk_netns(struct ns_walk *w, rw_egress_list_cb cb, rw_error_t *err)
 		w->ns = p;
 		if (rw_egress_list(w->fd, w->only, cb, w, &le) < 0 && le)
 			fprintf(stderr, "runwarden: %s: %s\n", p, le->msg);
+		gc_flush(w);
 		close(w->fd);
 		w->fd = -1;
 	}

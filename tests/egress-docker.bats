@@ -170,14 +170,8 @@ stop_listener() {
 
 	has_table "$id" || fail "no table netdev rw_$id"
 	assert_equal "$(table_device "$id")" "$veth"
-	# The chain and the default rules (LIFECYCLE.md: every rule of egress.rules).
 	run nft list table netdev "rw_$id"
-	assert_output --partial "chain egress {"
 	assert_output --partial "type filter hook ingress device \"$veth\""
-	local r
-	for r in metadata smtp mining irc tor; do
-		assert_output --partial "counter name \"$r\" drop"
-	done
 	# The hooks: runwarden-egress's prestart hook after Docker's own (which
 	# wires the veth), and a poststop one that removes the table.
 	local cfg
@@ -197,6 +191,10 @@ stop_listener() {
 	assert_success
 	run jq -r --arg id "$id" '.[] | select(.id == $id) | .device' <<< "$output"
 	assert_output "$veth"
+	# The default rules (LIFECYCLE.md: a tier gets every rule of egress.rules).
+	run "$RUNWARDEN" egress show "$id" --json
+	run jq -r --arg id "$id" '.[] | select(.id == $id) | [.counters[].rule] | join(" ")' <<< "$output"
+	assert_output "metadata smtp mining irc tor"
 
 	run dk rm -f "$id"
 	assert_success
@@ -342,7 +340,8 @@ stop_listener() {
 	[ "$before" -gt 0 ] || fail "smtp packets $before after a blocked connection"
 	run "$RUNWARDEN" egress show "$id"
 	assert_success
-	assert_line --regexp "^${id}[[:space:]]+[^[:space:]]+[[:space:]]+smtp[[:space:]]+${before}[[:space:]]+[0-9]+\$"
+	# ID NETNS DEVICE RULE PACKETS BYTES (the host's namespace is "self")
+	assert_line --regexp "^${id}[[:space:]]+self[[:space:]]+[^[:space:]]+[[:space:]]+smtp[[:space:]]+${before}[[:space:]]+[0-9]+\$"
 
 	# Allowed: the connection reaches the host's listener, no counter moves.
 	run dk exec "$id" nc -w 2 "$RW_BRIDGE_ADDR" "$OPEN_PORT" < /dev/null
@@ -389,6 +388,26 @@ stop_listener() {
 	assert_success
 	run nft list table netdev "rw_$id"
 	assert_failure
+}
+
+@test "a tier's egress list: [] gets no hook and no table, [\"smtp\"] gets only smtp" {
+	set_policy "$(printf '{"delegate":"runc","audit_log":"%s","tiers":{
+		"free": {"memory":"256m","cpus":0.25,"tmpfs":"512m","pids":256,"egress":[]},
+		"pro": {"memory":"1g","cpus":1.0,"tmpfs":"2g","pids":256,"egress":["smtp"]}}}' "$RW_AUDIT")"
+	local id
+	id=$(sleeper)
+	has_table "$id" && fail "a free container (egress []) has rw_$id"
+	run jq -r '[.hooks.prestart[]?, .hooks.poststop[]? | .args[0]] | join(" ")' \
+		"$(bundle_dir "$id")/config.json"
+	refute_output --partial runwarden-egress
+	[ ! -e "$(egress_file "$id")" ] || fail "$(egress_file "$id") exists"
+
+	id=$(sleeper --label org.runwarden.tier=pro)
+	has_table "$id" || fail "no table for a pro container"
+	run "$RUNWARDEN" egress show "$id" --json
+	assert_success
+	run jq -r --arg id "$id" '.[] | select(.id == $id) | [.counters[].rule] | join(" ")' <<< "$output"
+	assert_output smtp
 }
 
 @test "a container that exits by itself, and a docker run --rm, leave no table" {

@@ -348,12 +348,16 @@ docker_stop() {
 
 	# Links this run created (only docker-made names; bridge is "none", so
 	# normally there are none). Not with the opt-in bridge: its veths are
-	# gone with it, and any other new veth* is another suite's.
+	# gone with it, and any other new veth* is another suite's. Never an
+	# opt-in bridge (rwbr*) or a veth on one: a suite running beside this one
+	# (make -j check) owns them and removes them itself.
 	if [ -f "$RW_T/links.before" ] && ! [ -f "$RW_T/bridge" ]; then
 		ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
 		while read -r p; do
-			case "$p" in docker0|br-*|veth*|rwbr*) ;; *) continue ;; esac
-			grep -qxF "$p" "$RW_T/links.before" || ip link del "$p" 2>/dev/null
+			case "$p" in docker0|br-*|veth*) ;; *) continue ;; esac
+			grep -qxF "$p" "$RW_T/links.before" && continue
+			ip -o link show "$p" 2>/dev/null | grep -q ' master rwbr' && continue
+			ip link del "$p" 2>/dev/null
 		done
 	fi
 
