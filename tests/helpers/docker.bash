@@ -117,8 +117,8 @@ docker_start() {
 		"$DOCKER_CONFIG" "$RW_T/ctrd/opt"
 
 	# Remember what existed before, so teardown removes only what we made.
-	RW_HAD_RUN_DOCKER=no; [ -e /run/docker ] && RW_HAD_RUN_DOCKER=yes
-	RW_HAD_RUN_CONTAINERD=no; [ -e /run/containerd ] && RW_HAD_RUN_CONTAINERD=yes
+	RW_HAD_RUN_DOCKER=$(_rw_shared_dir_had /run/docker)
+	RW_HAD_RUN_CONTAINERD=$(_rw_shared_dir_had /run/containerd)
 	RW_HAD_ETC_KEY=no; [ -e /etc/docker/key.json ] && RW_HAD_ETC_KEY=yes
 	export RW_HAD_RUN_DOCKER RW_HAD_RUN_CONTAINERD RW_HAD_ETC_KEY
 	ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' \
@@ -310,6 +310,36 @@ _rw_unmount_under() {
 }
 
 # Remove DIR if this run created it, after unmounting what is under it.
+# /run/docker and /run/containerd are shared by the private daemons of every
+# suite running at once (make -j check). "no" (made by the tests, so to be
+# removed by the last suite to stop) when DIR is missing, or carries the mark
+# that a suite leaves in a DIR it makes; "yes" (the host's: left alone) else.
+_rw_shared_dir_had() { # DIR
+	if [ -e "$1/.rwtest-made" ]; then
+		echo no
+	elif [ -e "$1" ]; then
+		echo yes
+	else
+		mkdir -p "$1" && : > "$1/.rwtest-made"
+		echo no
+	fi
+}
+
+# Is a private daemon (or shim) of another suite still running? Their
+# command lines name their own /tmp/rwd.* directory.
+_rw_other_suites() {
+	local p cmd
+	for p in /proc/[0-9]*; do
+		case "$(cat "$p/comm" 2>/dev/null)" in
+		dockerd|containerd|containerd-shim*) ;;
+		*) continue ;;
+		esac
+		cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)
+		case "$cmd" in *"$RW_T/"*) continue ;; *" /tmp/rwd."*) return 0 ;; esac
+	done
+	return 1
+}
+
 _rw_remove_created_dir() { # DIR HAD
 	[ "$2" = no ] && [ -e "$1" ] || return 0
 	_rw_unmount_under "$1"
@@ -362,8 +392,12 @@ docker_stop() {
 	fi
 
 	# Hard-coded paths outside $RW_T (see the top of this file).
-	_rw_remove_created_dir /run/docker "${RW_HAD_RUN_DOCKER:-yes}"
-	_rw_remove_created_dir /run/containerd "${RW_HAD_RUN_CONTAINERD:-yes}"
+	# Shared with the daemons of suites running beside this one: the last to
+	# stop removes them.
+	if ! _rw_other_suites; then
+		_rw_remove_created_dir /run/docker "${RW_HAD_RUN_DOCKER:-yes}"
+		_rw_remove_created_dir /run/containerd "${RW_HAD_RUN_CONTAINERD:-yes}"
+	fi
 	# daemon.json moves the trust key into $RW_T; this is a safety net.
 	[ "${RW_HAD_ETC_KEY:-yes}" = no ] && rm -f /etc/docker/key.json
 
@@ -402,10 +436,12 @@ docker_leaks() {
 	for d in $(_rw_cgparent_dirs); do
 		echo "leak: cgroup $d" >&2; bad=1
 	done
-	[ "${RW_HAD_RUN_DOCKER:-yes}" = no ] && [ -e /run/docker ] &&
-		{ echo "leak: /run/docker" >&2; bad=1; }
-	[ "${RW_HAD_RUN_CONTAINERD:-yes}" = no ] && [ -e /run/containerd ] &&
-		{ echo "leak: /run/containerd" >&2; bad=1; }
+	if ! _rw_other_suites; then
+		[ "${RW_HAD_RUN_DOCKER:-yes}" = no ] && [ -e /run/docker ] &&
+			{ echo "leak: /run/docker" >&2; bad=1; }
+		[ "${RW_HAD_RUN_CONTAINERD:-yes}" = no ] && [ -e /run/containerd ] &&
+			{ echo "leak: /run/containerd" >&2; bad=1; }
+	fi
 	[ "${RW_HAD_ETC_KEY:-yes}" = no ] && [ -e /etc/docker/key.json ] &&
 		{ echo "leak: /etc/docker/key.json" >&2; bad=1; }
 	[ -e "$RW_T" ] && { echo "leak: $RW_T" >&2; bad=1; }
