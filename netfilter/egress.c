@@ -518,7 +518,20 @@ static void put_chain(struct batch *bt, const char *table, const char *ifname)
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_NETDEV_INGRESS);
 	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, CHAIN_PRIORITY);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_DEV, ifname);
+	if (strchr(ifname, ',') == NULL)
+		nftnl_chain_set_str(c, NFTNL_CHAIN_DEV, ifname);
+	else {
+		/* One chain hooked on several devices (Linux 5.5): a container
+		 * on more than one network has a veth for each. */
+		char copy[RW_EGRESS_MAX_DEVS * IF_NAMESIZE], *save = NULL, *tok;
+		const char *devs[RW_EGRESS_MAX_DEVS + 1] = { NULL };
+		size_t k = 0;
+
+		snprintf(copy, sizeof(copy), "%s", ifname);
+		for (tok = strtok_r(copy, ",", &save); tok && k < RW_EGRESS_MAX_DEVS; tok = strtok_r(NULL, ",", &save))
+			devs[k++] = tok;
+		nftnl_chain_set_array(c, NFTNL_CHAIN_DEVICES, devs);
+	}
 	nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_NEWCHAIN, NFPROTO_NETDEV, NLM_F_CREATE | NLM_F_ACK, bt->seq);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
 	nftnl_chain_free(c);
@@ -960,8 +973,20 @@ int rw_egress_install(int netns_fd, const char *ifname, const char *id, const st
 	/* Since Linux 6.16 a netdev chain may name a device that does not exist
 	 * (it binds when one of that name appears): ask rtnetlink first, so that
 	 * a typo or a vanished veth is an error and not a silent no-op. */
-	if (device_index(rt, ifname, err) < 0)
-		return rw_error_prefix(err, "egress: container %s", id);
+	{
+		char copy[RW_EGRESS_MAX_DEVS * IF_NAMESIZE], *save = NULL, *tok;
+		size_t k = 0;
+
+		if (strlen(ifname) >= sizeof(copy))
+			return rw_error(err, E2BIG, "egress: container %s: too many devices", id);
+		snprintf(copy, sizeof(copy), "%s", ifname);
+		for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			if (++k > RW_EGRESS_MAX_DEVS || device_index(rt, tok, err) < 0)
+				return k > RW_EGRESS_MAX_DEVS ? rw_error(err, E2BIG, "egress: container %s: more than %d devices", id, RW_EGRESS_MAX_DEVS)
+							       : rw_error_prefix(err, "egress: container %s", id);
+		if (k == 0)
+			return rw_error(err, 0, "egress: container %s: no device", id);
+	}
 	ret = install_batch(nl, table, ifname, rules, n, scratch, size, false, err);
 	if (ret < 0 && (*err)->errno_ == EEXIST) {
 		rw_error_free(err);
@@ -1215,7 +1240,7 @@ static int each_table(const struct nlmsghdr *nlh, void *arg)
 }
 
 struct table_detail {
-	char device[IF_NAMESIZE + 1];
+	char device[RW_EGRESS_MAX_DEVS * IF_NAMESIZE];
 	struct rw_egress_counter *counters;
 	char **names;
 	size_t n, cap;
@@ -1228,9 +1253,17 @@ static int each_chain(const struct nlmsghdr *nlh, void *arg)
 
 	if (c == NULL)
 		return -1;
-	if (nftnl_chain_nlmsg_parse(nlh, c) == 0 && nftnl_chain_is_set(c, NFTNL_CHAIN_DEV) &&
-	    strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), CHAIN_NAME) == 0)
-		snprintf(td->device, sizeof(td->device), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_DEV));
+	if (nftnl_chain_nlmsg_parse(nlh, c) == 0 && strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), CHAIN_NAME) == 0) {
+		if (nftnl_chain_is_set(c, NFTNL_CHAIN_DEV))
+			snprintf(td->device, sizeof(td->device), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_DEV));
+		else if (nftnl_chain_is_set(c, NFTNL_CHAIN_DEVICES)) {
+			const char *const *devs = nftnl_chain_get_array(c, NFTNL_CHAIN_DEVICES);
+			size_t k, used = 0;
+			td->device[0] = '\0';
+			for (k = 0; devs && devs[k] && used < sizeof(td->device); k++)
+				used += (size_t)snprintf(td->device + used, sizeof(td->device) - used, "%s%s", k ? "," : "", devs[k]);
+		}
+	}
 	nftnl_chain_free(c);
 	return 0;
 }

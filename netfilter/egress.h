@@ -59,8 +59,12 @@ int rw_egress_check_rules(const struct rw_egress_rule *rules, size_t n, rw_error
  * or are too long. */
 int rw_egress_table_name(const char *id, char *buf, size_t size, rw_error_t *err);
 
+/* At most this many devices for one container (one veth per network). */
+#define RW_EGRESS_MAX_DEVS 16
+
 /* Installs (or replaces: the old table goes in the same transaction) the
- * egress table of container `id` on device `ifname` of network namespace
+ * egress table of container `id` on device `ifname` (or several, separated
+ * by commas: one chain hooked on each, for a container on several networks) of network namespace
  * `netns_fd` (-1: the caller's). One netlink batch; every ACK is read. */
 int rw_egress_install(int netns_fd, const char *ifname, const char *id,
 		      const struct rw_egress_rule *rules, size_t n, rw_error_t *err);

@@ -227,8 +227,8 @@ static int verb_egress_hook(const struct rw_cmdline *cl, rw_error_t *err)
 	cleanup_json struct json *rec = NULL;
 	cleanup_close int nsfd = -1;
 	struct egress_rules rules;
-	struct rw_egress_peer peers[8];
-	char nsname[PATH_MAX], proc[64];
+	struct rw_egress_peer peers[RW_EGRESS_MAX_DEVS];
+	char nsname[PATH_MAX], proc[64], device[RW_EGRESS_MAX_DEVS * IF_NAMESIZE];
 	long long pid = 0;
 	size_t len, i;
 	int n, r;
@@ -267,7 +267,21 @@ static int verb_egress_hook(const struct rw_cmdline *cl, rw_error_t *err)
 			return -1;
 		exit(0);   /* no veth: network none */
 	}
-	r = rw_egress_install(peers[0].netns_fd, peers[0].ifname, cl->id, rules.v, rules.n, err);
+	/* Every veth whose host end is where the first one's is (a container on
+	 * several networks has one per network): one chain hooked on each. */
+	{
+		char devs[RW_EGRESS_MAX_DEVS * IF_NAMESIZE] = "";
+		size_t used = 0;
+		struct stat first, other;
+
+		fstat(peers[0].netns_fd, &first);
+		for (i = 0; i < (size_t)n && i < sizeof(peers) / sizeof(peers[0]); i++)
+			if (fstat(peers[i].netns_fd, &other) == 0 && other.st_ino == first.st_ino && other.st_dev == first.st_dev &&
+			    used + strlen(peers[i].ifname) + 2 < sizeof(devs))
+				used += (size_t)snprintf(devs + used, sizeof(devs) - used, "%s%s", used ? "," : "", peers[i].ifname);
+		r = rw_egress_install(peers[0].netns_fd, devs, cl->id, rules.v, rules.n, err);
+		snprintf(device, sizeof(device), "%s", devs);
+	}
 	netns_name(peers[0].netns_fd, nsname, sizeof(nsname));
 	for (i = 0; i < (size_t)n && i < sizeof(peers) / sizeof(peers[0]); i++)
 		close(peers[i].netns_fd);
@@ -275,7 +289,7 @@ static int verb_egress_hook(const struct rw_cmdline *cl, rw_error_t *err)
 	if (r < 0)
 		return -1;
 	{
-		cleanup_free char *qns = rw_json_quote(nsname), *qdev = rw_json_quote(peers[0].ifname);
+		cleanup_free char *qns = rw_json_quote(nsname), *qdev = rw_json_quote(device);
 		if (egress_file(cl, &path, err) < 0 || !qns || !qdev ||
 		    asprintf(&text, "{\"netns\":%s,\"device\":%s}\n", qns, qdev) < 0 ||
 		    rw_write_file_atomic(path, text, strlen(text), 0600, (uid_t)-1, (gid_t)-1, false, err) < 0)

@@ -390,6 +390,33 @@ stop_listener() {
 	assert_failure
 }
 
+@test "a container on two networks at start: one chain hooked on both veths" {
+	local id veths v
+	docker_new_bridge
+	dk network create -d bridge --subnet "${RW_NEW_BRIDGE_ADDR%.1}.0/24" --gateway "$RW_NEW_BRIDGE_ADDR" \
+		-o com.docker.network.bridge.name="$RW_NEW_BRIDGE" \
+		-o com.docker.network.bridge.enable_ip_masquerade=false rwnet2 > /dev/null
+	# compose's way: create on one network, connect the other, then start
+	id=$(dk create "$RW_IMAGE" sleep 600)
+	run dk network connect rwnet2 "$id"
+	assert_success
+	run dk start "$id"
+	assert_success
+	veths=$(for i in $(dk exec "$id" sh -c 'cat /sys/class/net/eth*/iflink'); do
+		ip -o link | grep "^$i:" | awk -F': ' '{print $2}' | sed 's/@.*//'; done)
+	[ "$(echo "$veths" | grep -c .)" = 2 ] || fail "expected 2 host-side veths, got: $veths"
+	run nft list table netdev "rw_$id"
+	assert_success
+	for v in $veths; do
+		assert_line --partial "$v"
+	done
+	assert_line --regexp 'hook ingress devices = \{ [^}]*, [^}]* \}'
+	dk rm -f "$id" > /dev/null
+	dk network rm rwnet2 > /dev/null
+	run nft list table netdev "rw_$id"
+	assert_failure
+}
+
 @test "a tier's egress list: [] gets no hook and no table, [\"smtp\"] gets only smtp" {
 	set_policy "$(printf '{"delegate":"runc","audit_log":"%s","tiers":{
 		"free": {"memory":"256m","cpus":0.25,"tmpfs":"512m","pids":256,"egress":[]},
