@@ -11,9 +11,8 @@
 # fails the container.
 #
 # runsc runs with --network=host: the sandbox joins the netns of the spec's
-# path and uses its stack, so its packets cross the same veth. Debian's
-# runsc (2022) runs prestart hooks at start, not at create: its table
-# appears at start (checked as such).
+# path and uses its stack, so its packets cross the same veth. All three run
+# prestart hooks at create: the table is there before start.
 #
 # Teardown removes containers (through the delegate), listeners by PID and
 # the namespaces (with them every veth and table), pass or fail, and checks
@@ -59,7 +58,7 @@ run_probe() {
 	start_reader
 	create "$d" "$id"
 	rwd "$d" start "$id" > "$T/start.out" 2>&1 || fail "start $id: $(cat "$T/start.out")"
-	wait_for 40 grep -qx probe-done "$T/out" || fail "no report from $id: $(cat "$T/out")"
+	wait_for 60 grep -qx probe-done "$T/out" || fail "no report from $id: $(cat "$T/out")"
 }
 
 # The hook runwarden adds: one prestart hook, last (after the engine's own,
@@ -171,11 +170,9 @@ egress_blocked() {
 		fail "the engine's hook: $(jq -c .hooks.prestart "$B/config.json")"
 	jq -e '.limits.egress | tostring | (contains("metadata") and contains("smtp") and contains("tor"))' \
 		"$R/.runwarden-$ID.json" > /dev/null || fail "record: $(jq -c .limits "$R/.runwarden-$ID.json")"
-	if [ "$d" != runsc ]; then
-		assert_table "$ID" # runc and crun run prestart hooks at create
-	fi
+	assert_table "$ID"
 	rwd "$d" start "$ID" > "$T/start.out" 2>&1 || fail "start: $(cat "$T/start.out")"
-	wait_for 40 grep -qx probe-done "$T/out" || fail "no report: $(cat "$T/out")"
+	wait_for 60 grep -qx probe-done "$T/out" || fail "no report: $(cat "$T/out")"
 	assert_table "$ID"
 	assert_probe_blocked
 
@@ -219,6 +216,36 @@ egress_blocked() {
 	egress_blocked runsc
 }
 
+# A foreground `runwarden run` (README: it writes no record, since the
+# delegate deletes the container after runwarden has gone) gets the same
+# rules, and its table goes when the container does.
+egress_run_foreground() {
+	local d=$1 rc=0
+	require_delegate "$d"
+	egress_policy "$d"
+	ebundle "$B" sh /egress-probe.sh "$ID"
+	start_reader
+	track "$d" "$ID" ""
+	rwd "$d" run --bundle "$B" "$ID" > "$T/out.fifo" 2> "$T/run.err" || rc=$?
+	[ "$rc" = 0 ] || fail "run exited $rc: $(cat "$T/run.err")"
+	wait_for 5 grep -qx probe-done "$T/out" || fail "no report: $(cat "$T/out")"
+	assert_probe_blocked
+	wait_for 10 container_gone "$ID" "" || fail "$ID left: $(ls -A "$R")"
+	assert_no_table "$ID"
+}
+
+@test "runc: a foreground run gets the rules too" {
+	egress_run_foreground runc
+}
+
+@test "crun: a foreground run gets the rules too" {
+	egress_run_foreground crun
+}
+
+@test "runsc: a foreground run gets the rules too" {
+	egress_run_foreground runsc
+}
+
 # A tier with CAP_NET_ADMIN: the container flushes its netns's ruleset
 # itself (nft and its libraries are in the rootfs) and is still blocked:
 # the table is in the router's netns, which it cannot reach. gVisor has no
@@ -237,7 +264,7 @@ egress_flush() {
 	jq -e '.process.capabilities.effective | index("CAP_NET_ADMIN")' "$B/config.json" > /dev/null ||
 		fail "the tier dropped CAP_NET_ADMIN: $(jq -c .process.capabilities "$B/config.json")"
 	rwd "$d" start "$ID" > "$T/start.out" 2>&1 || fail "start: $(cat "$T/start.out")"
-	wait_for 40 grep -qx probe-done "$T/out" || fail "no report: $(cat "$T/out")"
+	wait_for 60 grep -qx probe-done "$T/out" || fail "no report: $(cat "$T/out")"
 	if [ "$d" != runsc ]; then
 		grep -qx "flush 0" "$T/out" || fail "nft flush ruleset in the container failed: $(cat "$T/out")"
 	fi
@@ -336,6 +363,34 @@ egress_lifecycle() {
 
 @test "runsc: delete --force removes the table; again is fine; re-create and a second hook leave one; delete" {
 	egress_lifecycle runsc
+}
+
+# A container created and never started (Docker's path when a start fails):
+# its table, installed at create, goes with delete --force.
+egress_created_only() {
+	local d=$1
+	require_delegate "$d"
+	egress_policy "$d"
+	ebundle "$B" sh /egress-probe.sh "$ID"
+	start_reader
+	create "$d" "$ID"
+	assert_table "$ID"
+	remove "$d" "$ID"
+	assert_no_table "$ID"
+	[ -z "$(rw_tables "$RNS")" ] || fail "tables left: $(rw_tables "$RNS")"
+	[ ! -s "$T/out" ] || fail "the container ran: $(cat "$T/out")"
+}
+
+@test "runc: created, never started, delete --force: no table left" {
+	egress_created_only runc
+}
+
+@test "crun: created, never started, delete --force: no table left" {
+	egress_created_only crun
+}
+
+@test "runsc: created, never started, delete --force: no table left" {
+	egress_created_only runsc
 }
 
 # gc removes the table of a container that is gone (deleted through the
@@ -448,16 +503,17 @@ egress_no_network() {
 
 # The hook cannot install: the veth's other end lies in a netns that is
 # neither runwarden's own nor bound in /run/netns (held only by a process),
-# so the hook cannot reach it. The container must not run: create (runc,
-# crun) or start (runsc) fails with runwarden's message.
+# so the hook cannot reach it. The container must not run: create fails
+# with runwarden's message, and leaves no container behind.
 egress_hook_fails() {
 	local d=$1 holder rc=0
 	require_delegate "$d"
 	egress_policy "$d"
 	NETNS="rwt-n-${RNS#rwt-r-}"
 	topo_netns "$NETNS"
-	unshare -n sleep 300 < /dev/null > /dev/null 2>&1 3>&- &
-	holder=$!
+	# Not a job of this shell (its kill in teardown would be reported).
+	(unshare -n sleep 300 < /dev/null > /dev/null 2>&1 3>&- & echo $! > "$T/holder")
+	holder=$(cat "$T/holder")
 	echo "$holder" >> "$T/pids"
 	wait_for 5 sh -c "[ \"\$(readlink /proc/$holder/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ]" ||
 		fail "no netns for the holder"
@@ -467,15 +523,18 @@ egress_hook_fails() {
 	start_reader
 	track "$d" "$ID" ""
 	rwd "$d" create --bundle "$B" "$ID" > "$T/out.fifo" 2> "$T/create.err" || rc=$?
-	if [ "$rc" = 0 ]; then
-		rwd "$d" start "$ID" > "$T/start.out" 2>&1 || rc=$?
-		cat "$T/start.out" >> "$T/create.err"
-	fi
-	[ "$rc" != 0 ] || fail "the container started: $(cat "$T/out")"
+	[ "$rc" != 0 ] || fail "create succeeded: $(cat "$T/create.err")"
 	grep -q "runwarden: egress" "$T/create.err" "$LOG" ||
 		fail "no \"runwarden: egress\" message: $(cat "$T/create.err") log: $(cat "$LOG" 2>/dev/null)"
+	rwd "$d" start "$ID" > "$T/start.out" 2>&1 && fail "start succeeded after a failed create"
 	sleep 1
 	! grep -q ran "$T/out" || fail "the container ran"
+	[ -z "$(rw_tables "$RNS")" ] || fail "tables: $(rw_tables "$RNS")"
+	[ ! -e "$R/$ID" ] && ! compgen -G "$R/*_sandbox:$ID.*" > /dev/null || fail "delegate state left: $(ls -A "$R")"
+	# containerd deletes after a failed create: that removes runwarden's record.
+	rwd "$d" delete --force "$ID" > "$T/delete.out" 2>&1 || true
+	[ ! -e "$R/.runwarden-$ID.json" ] || fail "runwarden's record left: $(ls -A "$R")"
+	! grep -q "runwarden:" "$T/delete.out" || fail "delete: $(cat "$T/delete.out")"
 }
 
 @test "runc: a hook that cannot reach the veth's peer fails the container" {

@@ -23,6 +23,7 @@
 
 EGRESS_TCP_PORTS="80 25 3333 6667 9001 443"
 EGRESS_UDP_PORTS="3333 5000"
+# shellcheck disable=SC2034 # used by the suite
 EGRESS_TOOL="${RUNWARDEN_BUILDDIR:-.}/tests/helpers/egress-tool"
 
 # runsc here joins the container's netns (the spec's path) and, with
@@ -89,20 +90,22 @@ egress_setup_file() {
 		echo "flush $?"
 		echo "tables $(nft list tables 2>&1 | tr '\n' ' ')"
 	fi
-	tcp metadata4 169.254.169.254 80 &
-	tcp metadata4-443 169.254.169.254 443 &
-	tcp metadata6 '[fd00:ec2::254]' 80 &
-	tcp smtp 198.51.100.10 25 &
-	tcp mining 198.51.100.10 3333 &
-	tcp mining6 '[fd00:231::1]' 3333 &
-	tcp irc 198.51.100.10 6667 &
-	tcp tor 198.51.100.10 9001 &
-	tcp https 198.51.100.10 443 &
-	tcp http 198.51.100.10 80 &
-	tcp https6 '[fd00:231::1]' 443 &
-	udp mining-udp 198.51.100.10 3333 &
-	udp udp5000 198.51.100.10 5000 &
-	wait
+	# One at a time: under runsc the sandbox's host tasks count against the
+	# tier's pids limit (tests/tiers.bats), and a dozen parallel probes
+	# exhaust it.
+	tcp metadata4 169.254.169.254 80
+	tcp metadata4-443 169.254.169.254 443
+	tcp metadata6 '[fd00:ec2::254]' 80
+	tcp smtp 198.51.100.10 25
+	tcp mining 198.51.100.10 3333
+	tcp mining6 '[fd00:231::1]' 3333
+	tcp irc 198.51.100.10 6667
+	tcp tor 198.51.100.10 9001
+	tcp https 198.51.100.10 443
+	tcp http 198.51.100.10 80
+	tcp https6 '[fd00:231::1]' 443
+	udp mining-udp 198.51.100.10 3333
+	udp udp5000 198.51.100.10 5000
 	echo probe-done
 	[ -z "${2:-}" ] || exec sleep "$2"
 	SH
@@ -192,7 +195,9 @@ topo_teardown() {
 	local pid ns bad=""
 	if [ -f "$T/listeners" ]; then
 		while read -r pid; do
-			[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+			if [ -n "$pid" ]; then
+				kill "$pid" 2>/dev/null || true
+			fi
 		done < "$T/listeners"
 		while read -r pid; do
 			[ -n "$pid" ] && wait_for 10 eval "! alive $pid" || bad="$bad pid:$pid"
