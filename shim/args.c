@@ -38,9 +38,9 @@ static const struct verb_def verbs[] = {
 	  "lazy-pages-fd" },
 	{ "policy", VERB_POLICY, false, "" },
 	{ "explain", VERB_EXPLAIN, false, "bundle b" },
-	{ "egress-hook", VERB_EGRESS_HOOK, true, "" },
-	{ "egress", VERB_EGRESS, false, "" },
-	{ "gc", VERB_GC, false, "" },
+	{ "egress-hook", VERB_EGRESS_HOOK, true, "root rules" },
+	{ "egress", VERB_EGRESS, false, "root" },
+	{ "gc", VERB_GC, false, "root" },
 	{ "restore", VERB_RESTORE, true,
 	  "image-path work-path parent-path page-server manage-cgroups-mode empty-ns bundle b "
 	  "console-socket pid-file status-fd lazy-pages-fd" },
@@ -198,6 +198,11 @@ int rw_parse_cmdline(int argc, char **argv, struct rw_cmdline *cl, rw_error_t *e
 			}
 			if (name_is(name, nlen, "bundle") || name_is(name, nlen, "b"))
 				slot = &cl->bundle;
+			/* runwarden's own verbs take --root after the verb too */
+			else if (name_is(name, nlen, "root") && (vd->verb == VERB_EGRESS_HOOK || vd->verb == VERB_EGRESS || vd->verb == VERB_GC))
+				slot = &cl->root;
+			else if (name_is(name, nlen, "rules") && vd->verb == VERB_EGRESS_HOOK)
+				slot = &cl->egress_rules;
 			else if (vd->verb == VERB_EXEC && (name_is(name, nlen, "process") || name_is(name, nlen, "p")))
 				slot = &cl->process;
 			else if (vd->verb == VERB_UPDATE && (name_is(name, nlen, "resources") || name_is(name, nlen, "r")))

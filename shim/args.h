@@ -34,6 +34,7 @@ struct rw_cmdline {
 	const char *resources;    /* update --resources */
 	bool force, detach, keep;
 	bool egress_remove;       /* egress-hook --remove (the poststop hook) */
+	const char *egress_rules; /* egress-hook --rules JSON (the rules, fixed at create) */
 	bool update_flags;        /* update given resource values as flags */
 	const char *upd_memory, *upd_swap, *upd_pids, *upd_quota, *upd_period;
 	bool exec_privileged;     /* exec --cap/-c or --no-new-privs=false style flags */        /* update given resource values as flags, not --resources */

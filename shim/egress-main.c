@@ -244,11 +244,20 @@ static int verb_egress_hook(const struct rw_cmdline *cl, rw_error_t *err)
 		return -1;
 	if (!json_int(json_get(st, "pid"), &pid) || pid <= 0)
 		return rw_error(err, 0, "egress-hook: the state has no pid");
-	rec = rw_record_load(cl);
-	if (egress_rules_from(json_getv(rec, "limits", "egress", NULL), &rules, err) < 0)
-		return -1;
+	/* The rules fixed at create, in the hook's arguments (a foreground run
+	 * has no record); the record's for hooks written before they were. */
+	if (cl->egress_rules) {
+		if (json_parse(cl->egress_rules, strlen(cl->egress_rules), 0, "--rules", &rec, err) < 0)
+			return -1;
+		if (egress_rules_from(rec, &rules, err) < 0)
+			return -1;
+	} else {
+		rec = rw_record_load(cl);
+		if (egress_rules_from(json_getv(rec, "limits", "egress", NULL), &rules, err) < 0)
+			return -1;
+	}
 	if (rules.n == 0)
-		exit(0);
+		return rw_error(err, 0, "egress-hook: no rules for container %s (its record is gone?)", cl->id);
 	snprintf(proc, sizeof(proc), "/proc/%lld/ns/net", pid);
 	nsfd = open(proc, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0) {

@@ -224,6 +224,8 @@ static int egress_plan(const struct rw_cmdline *cl, const char *id, struct plan 
 	size_t n, k;
 	char self[PATH_MAX];
 	struct json *hooks;
+	struct json_buf rules_buf = { 0 };
+	cleanup_free char *rules_text = NULL;
 	static const char *const kinds[] = { "prestart", "poststop" };
 
 	if (rw_policy_egress(&p->pol, p->dec.tier, &defs, &n) < 0)
@@ -236,6 +238,12 @@ static int egress_plan(const struct rw_cmdline *cl, const char *id, struct plan 
 	/* Fail closed: rules that cannot be installed must not go unnoticed. */
 	if (egress_program(self, sizeof(self), err) < 0)
 		return -1;
+	if (json_emit(p->egress, &rules_buf, err) < 0 || json_buf_add_nl(&rules_buf) < 0) {
+		free(rules_buf.p);
+		return rw_error(err, ENOMEM, "egress rules");
+	}
+	rules_buf.p[rules_buf.len - 1] = '\0';
+	rules_text = rules_buf.p;
 	hooks = json_get_object(spec, "hooks", err);
 	if (hooks == NULL)
 		return rw_error_prefix(err, "config.json");
@@ -255,11 +263,20 @@ static int egress_plan(const struct rw_cmdline *cl, const char *id, struct plan 
 			json_free(args);
 			return rw_error(err, 0, "config.json: hooks.%s is not an array", kinds[k]);
 		}
+		/* The hook's refusal goes to the caller's --log too: crun keeps
+		 * no hook's stderr. The rules travel in the arguments: a
+		 * foreground run has no record. */
 		if (h == NULL || args == NULL || json_push(args, json_new_string("runwarden-egress"), err) < 0 ||
 		    (cl->root && (json_push(args, json_new_string("--root"), err) < 0 ||
 				  json_push(args, json_new_string(cl->root), err) < 0)) ||
+		    (cl->log && (json_push(args, json_new_string("--log"), err) < 0 ||
+				 json_push(args, json_new_string(cl->log), err) < 0 ||
+				 json_push(args, json_new_string("--log-format"), err) < 0 ||
+				 json_push(args, json_new_string(cl->log_format ? cl->log_format : "text"), err) < 0)) ||
 		    json_push(args, json_new_string("egress-hook"), err) < 0 ||
 		    (k == 1 && json_push(args, json_new_string("--remove"), err) < 0) ||
+		    (k == 0 && (json_push(args, json_new_string("--rules"), err) < 0 ||
+				json_push(args, json_new_string(rules_text), err) < 0)) ||
 		    json_push(args, json_new_string(id), err) < 0 ||
 		    json_set(h, "path", json_new_string(self), err) < 0) {
 			json_free(h);

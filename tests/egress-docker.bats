@@ -178,10 +178,14 @@ stop_listener() {
 	cfg=$(bundle_dir "$id")/config.json
 	run jq -r '.hooks.prestart | map(.args[0]) | join(" ")' "$cfg"
 	assert_output "libnetwork-setkey runwarden-egress"
+	# (its --log is containerd's log.json, so its refusal reaches docker run;
+	# the rules travel in --rules)
 	run jq -r '.hooks.prestart[-1] | .path + " " + (.args[1:] | join(" "))' "$cfg"
-	assert_output "${RUNWARDEN%/*}/runwarden-egress --root $RW_EXEC_ROOT/runtime-runc/moby egress-hook $id"
+	assert_output --regexp "^${RUNWARDEN%/*}/runwarden-egress --root $RW_EXEC_ROOT/runtime-runc/moby --log [^ ]*/$id/log.json --log-format json egress-hook --rules \\[.*\\] $id\$"
+	run jq -r '.hooks.prestart[-1].args | .[index("--rules") + 1] | fromjson | map(.name) | join(" ")' "$cfg"
+	assert_output "metadata smtp mining irc tor"
 	run jq -r '.hooks.poststop[-1] | .path + " " + (.args[1:] | join(" "))' "$cfg"
-	assert_output "${RUNWARDEN%/*}/runwarden-egress --root $RW_EXEC_ROOT/runtime-runc/moby egress-hook --remove $id"
+	assert_output --regexp "^${RUNWARDEN%/*}/runwarden-egress --root $RW_EXEC_ROOT/runtime-runc/moby --log [^ ]*/$id/log.json --log-format json egress-hook --remove $id\$"
 	# runwarden's record of where the table is.
 	run jq -r '.netns + " " + .device' "$(egress_file "$id")"
 	assert_success

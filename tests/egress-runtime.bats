@@ -271,11 +271,11 @@ egress_flush() {
 	! grep '^tables' "$T/out" | grep -q rw_ || fail "the container sees our table: $(grep '^tables' "$T/out")"
 	assert_probe_blocked
 	ip netns exec "$CNS" nft flush ruleset
-	run ip netns exec "$CNS" timeout 6 socat -T3 - "TCP:198.51.100.10:3333,connect-timeout=2" <<< "$ID again"
+	run ip netns exec "$CNS" timeout 4 socat -T2 - "TCP:198.51.100.10:3333,connect-timeout=1" <<< "$ID again"
 	assert_failure
-	run ip netns exec "$CNS" timeout 6 socat -T3 - "TCP:169.254.169.254:80,connect-timeout=2" <<< "$ID again"
+	run ip netns exec "$CNS" timeout 4 socat -T2 - "TCP:169.254.169.254:80,connect-timeout=1" <<< "$ID again"
 	assert_failure
-	run -0 ip netns exec "$CNS" timeout 6 socat -T3 - "TCP:198.51.100.10:443,connect-timeout=2" <<< "$ID again"
+	run -0 ip netns exec "$CNS" timeout 4 socat -T2 - "TCP:198.51.100.10:443,connect-timeout=1" <<< "$ID again"
 	assert_output ok
 	heard 443 again
 	! grep -qE "^(3333|80) $ID again" "$T/heard" || fail "heard: $(cat "$T/heard")"

@@ -174,8 +174,10 @@ create() {
 	assert ann['org.runwarden.tier'] == 'free' and ann['org.runwarden.tier.source'] == 'default', ann
 	# the egress hooks (the only hooks: runc spec has none)
 	hooks = dict(dict(b)['hooks'])
-	assert [dict(h)['args'][-2:] for h in hooks['prestart']] == [['egress-hook', 'c1']], hooks
-	assert [dict(h)['args'][-3:] for h in hooks['poststop']] == [['egress-hook', '--remove', 'c1']], hooks
+	pre, post = [dict(h)['args'] for h in hooks['prestart']], [dict(h)['args'] for h in hooks['poststop']]
+	assert len(pre) == 1 and pre[0][-4:-1] == ['egress-hook', '--rules', pre[0][-2]] and pre[0][-1] == 'c1', hooks
+	assert [r['name'] for r in json.loads(pre[0][-2])] == ['metadata', 'smtp', 'mining', 'irc', 'tor'], pre
+	assert [a[-3:] for a in post] == [['egress-hook', '--remove', 'c1']], hooks
 	PY
 	grep -q '18446744073709551615' "$T/bundle/config.json"
 }

@@ -77,7 +77,7 @@ egress_setup_file() {
 	# NAME SENT" (UDP: only the listener can tell); then waits SECONDS.
 	tag=$1
 	tcp() {
-		out=$(echo "$tag $1" | timeout 6 socat -T3 - "TCP:$2:$3,connect-timeout=2" 2>/dev/null)
+		out=$(echo "$tag $1" | timeout 4 socat -T2 - "TCP:$2:$3,connect-timeout=1" 2>/dev/null)
 		if [ "$out" = ok ]; then echo "result $1 OK"; else echo "result $1 FAIL"; fi
 	}
 	udp() {
