@@ -233,13 +233,15 @@ static int verb_egress_hook(const struct rw_cmdline *cl, rw_error_t *err)
 	size_t len, i;
 	int n, r;
 
+	/* The state on stdin is read whole in every case: a runtime that writes
+	 * it to a hook already gone dies of SIGPIPE (crun 1.8 does, in delete). */
+	if (read_fd_all(0, 1u << 20, &state, &len) < 0)
+		return rw_error(err, errno, "egress-hook: reading the container's state on stdin");
 	if (cl->egress_remove) {
 		if (egress_remove(cl, err) < 0)
 			return -1;
 		exit(0);
 	}
-	if (read_fd_all(0, 1u << 20, &state, &len) < 0)
-		return rw_error(err, errno, "egress-hook: reading the container's state on stdin");
 	if (json_parse(state, len, 0, "state", &st, err) < 0)
 		return -1;
 	if (!json_int(json_get(st, "pid"), &pid) || pid <= 0)

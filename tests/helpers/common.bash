@@ -30,7 +30,8 @@ devnull() {
 }
 
 # rwd DELEGATE ARG...: runwarden, as a caller configured for DELEGATE would
-# run it (runsc needs --network=none here, before --root), on the suite's
+# run it (runsc needs --network=none here, before --root: $RW_RUNSC_NETWORK
+# for a suite that gives it a network), on the suite's
 # $R root and $LOG log. Never with /dev/null (or a terminal) as stdio: runsc
 # create/run/exec chown their stdio to the sandbox's user (nobody), crun to
 # the container's. Its stdin is the empty file $T/stdin; callers give stdout
@@ -39,7 +40,7 @@ rwd() {
 	local d=$1
 	shift
 	if [ "$d" = runsc ]; then
-		"$RUNWARDEN" --network=none --root "$R" --log "$LOG" "$@" < "$T/stdin"
+		"$RUNWARDEN" --network="${RW_RUNSC_NETWORK:-none}" --root "$R" --log "$LOG" "$@" < "$T/stdin"
 	else
 		"$RUNWARDEN" --root "$R" --log "$LOG" "$@" < "$T/stdin"
 	fi
@@ -50,7 +51,7 @@ direct() {
 	local d=$1
 	shift
 	if [ "$d" = runsc ]; then
-		"$(delegate_path runsc)" --network=none --root "$R" "$@" < "$T/stdin"
+		"$(delegate_path runsc)" --network="${RW_RUNSC_NETWORK:-none}" --root "$R" "$@" < "$T/stdin"
 	else
 		"$(delegate_path "$d")" --root "$R" "$@" < "$T/stdin"
 	fi

@@ -28,27 +28,9 @@ EGRESS_TOOL="${RUNWARDEN_BUILDDIR:-.}/tests/helpers/egress-tool"
 
 # runsc here joins the container's netns (the spec's path) and, with
 # --network=host, uses that netns's own stack (hostinet), so its packets
-# leave through eth0 like runc's and crun's. These replace tiers-lib's
-# versions (--network=none there).
-rwd() {
-	local d=$1
-	shift
-	if [ "$d" = runsc ]; then
-		"$RUNWARDEN" --network=host --root "$R" --log "$LOG" "$@" < "$T/stdin"
-	else
-		"$RUNWARDEN" --root "$R" --log "$LOG" "$@" < "$T/stdin"
-	fi
-}
-
-direct() {
-	local d=$1
-	shift
-	if [ "$d" = runsc ]; then
-		"$(delegate_path runsc)" --network=host --root "$R" "$@" < "$T/stdin"
-	else
-		"$(delegate_path "$d")" --root "$R" "$@" < "$T/stdin"
-	fi
-}
+# leave through eth0 like runc's and crun's (common.bash's rwd and direct
+# give runsc --network=none otherwise).
+RW_RUNSC_NETWORK=host
 
 # copy_bin ROOTFS PROGRAM: PROGRAM and the libraries ldd lists, at the same
 # paths in ROOTFS.
