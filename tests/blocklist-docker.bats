@@ -87,14 +87,7 @@ setup() {
 }
 
 teardown() {
-	[ -n "${RW_SKIP_REASON:-}" ] && return 0
-	restore_policy
-	local ids
-	ids=$(dk ps -aq)
-	# shellcheck disable=SC2086
-	[ -z "$ids" ] || dk rm -f $ids > /dev/null
-	[ "$(stat -c '%U:%G %a %F' /dev/null)" = "root:root 666 character special file" ] ||
-		fail "/dev/null is $(stat -c '%U:%G %a %F' /dev/null) after the test"
+	docker_test_teardown
 }
 
 # The audit lines this test added.

@@ -26,13 +26,7 @@ setup() {
 }
 
 teardown() {
-	[ -n "${RW_SKIP_REASON:-}" ] && return 0
-	restore_policy
-	# Each test starts from no containers.
-	local ids
-	ids=$(dk ps -aq)
-	# shellcheck disable=SC2086
-	[ -z "$ids" ] || dk rm -f $ids >/dev/null
+	docker_test_teardown
 }
 
 # Start a long-running container; print its full id.

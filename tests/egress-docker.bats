@@ -57,15 +57,7 @@ setup() {
 }
 
 teardown() {
-	[ -n "${RW_SKIP_REASON:-}" ] && return 0
-	[ -d "${RW_T:-}" ] || return 0
-	restore_policy
-	local ids
-	ids=$(dk ps -aq)
-	# shellcheck disable=SC2086
-	[ -z "$ids" ] || dk rm -f $ids > /dev/null
-	[ "$(stat -c '%U:%G %a %F' /dev/null)" = "root:root 666 character special file" ] ||
-		fail "/dev/null is $(stat -c '%U:%G %a %F' /dev/null) after the test"
+	docker_test_teardown
 }
 
 # docker run -d ARG...: print the full id and remember it.

@@ -64,6 +64,20 @@ dk() {
 	"$RW_DOCKER" -H "unix://$RW_DOCKER_SOCK" "$@"
 }
 
+# teardown of a Docker suite's test: the policy back, no container left,
+# and the host's /dev/null as it was (runsc chowns its stdio).
+docker_test_teardown() {
+	[ -n "${RW_SKIP_REASON:-}" ] && return 0
+	[ -d "${RW_T:-}" ] || return 0
+	restore_policy
+	local ids
+	ids=$(dk ps -aq)
+	# shellcheck disable=SC2086
+	[ -z "$ids" ] || dk rm -f $ids > /dev/null
+	[ "$(stat -c '%U:%G %a %F' /dev/null)" = "root:root 666 character special file" ] ||
+		fail "/dev/null is $(stat -c '%U:%G %a %F' /dev/null) after the test"
+}
+
 # Write the policy file atomically (runwarden re-reads it on every call).
 set_policy() {
 	printf '%s\n' "$1" > "$RW_POLICY.tmp" && mv -f "$RW_POLICY.tmp" "$RW_POLICY"
