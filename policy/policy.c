@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
@@ -180,13 +181,19 @@ static char *take_string(struct checker *c, const struct json_member *m)
 	return s;
 }
 
+static bool abs_path_ok(const struct json *v)
+{
+	return v->u.str.s[0] == '/' && !strstr(v->u.str.s, "/../") &&
+	       strcmp(v->u.str.s + (v->u.str.len >= 3 ? v->u.str.len - 3 : 0), "/..") != 0;
+}
+
 static char *take_abs_path(struct checker *c, const struct json *v, const char *what)
 {
 	if (!is_plain_string(v)) {
 		bad(c, v->off, "%s must be a string", what);
 		return NULL;
 	}
-	if (v->u.str.s[0] != '/' || strstr(v->u.str.s, "/../") || strcmp(v->u.str.s + (v->u.str.len >= 3 ? v->u.str.len - 3 : 0), "/..") == 0) {
+	if (!abs_path_ok(v)) {
 		bad(c, v->off, "%s must be an absolute path without \"..\": \"%s\"", what, v->u.str.s);
 		return NULL;
 	}
@@ -1053,6 +1060,294 @@ static void finish_blocklist(struct rw_blocklist *bl)
 				bl->any_file_digest = true;
 }
 
+/* The sentry section: runwarden-sentry's settings (bpf/README.md). */
+
+static void sentry_defaults(struct rw_sentry_conf *s)
+{
+	static const char *const roots[] = { RW_STATE_DIR, "/run/docker/runtime-*/*", "/run/containerd/runc/*" };
+	size_t i;
+
+	s->interval_ms = 1000;
+	s->window = 8;
+	s->flag_score = 0.75;
+	s->clear_score = 0.25;
+	s->cpu_high = 0.8;
+	s->throttled_high = 0.5;
+	s->syscalls_max = 2000;
+	s->switches_max = 1000;
+	s->pool_bonus = 0.3;
+	s->exec_bonus = 0.3;
+	(void)rw_strv_push(&s->pool_rules, &s->npool_rules, strdup("mining"));
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+		(void)rw_strv_push(&s->roots, &s->nroots, strdup(roots[i]));
+	s->events = strdup("/var/log/runwarden/sentry.log");
+	s->metrics = strdup("127.0.0.1:9477");
+	s->textfile = strdup("");
+	s->status = strdup("/run/runwarden-sentry.json");
+}
+
+static void free_sentry_actions(struct rw_sentry_conf *s)
+{
+	rw_strv_free(&s->action_tiers, &s->nactions);
+	free(s->actions);
+	s->actions = NULL;
+}
+
+static void free_sentry(struct rw_sentry_conf *s)
+{
+	rw_strv_free(&s->pool_rules, &s->npool_rules);
+	rw_strv_free(&s->roots, &s->nroots);
+	free(s->events);
+	free(s->metrics);
+	free(s->textfile);
+	free(s->status);
+	free_sentry_actions(s);
+	memset(s, 0, sizeof(*s));
+}
+
+/* A JSON number in [lo, hi], lo excluded when lo_open; hi INFINITY: no bound. */
+static void take_number(struct checker *c, const struct json_member *m, double lo, bool lo_open, double hi, double *out)
+{
+	const struct json *v = m->val;
+	char *end;
+	double d = 0;
+
+	if (v->type == JSON_NUMBER) {
+		errno = 0;
+		d = strtod(v->u.str.s, &end);
+		if (*end || errno || !isfinite(d))
+			d = NAN;
+	}
+	if (v->type != JSON_NUMBER || d != d || d < lo || (lo_open && d == lo) || d > hi) {
+		if (isinf(hi))
+			bad(c, v->off, "\"%s\" must be a number, %g or more", m->key, lo);
+		else if (lo_open)
+			bad(c, v->off, "\"%s\" must be a number greater than %g, at most %g", m->key, lo, hi);
+		else
+			bad(c, v->off, "\"%s\" must be a number from %g to %g", m->key, lo, hi);
+		return;
+	}
+	*out = d;
+}
+
+/* "" (off), "IPv4:PORT" or "[IPv6]:PORT": numeric, the port 1 to 65535. */
+static bool good_listen_addr(const char *s)
+{
+	char addr[64];
+	unsigned char buf[16];
+	const char *colon, *port;
+	size_t alen;
+	int af = AF_INET;
+
+	if (*s == '\0')
+		return true;
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':')
+			return false;
+		s++;
+		alen = (size_t)(close - s);
+		port = close + 2;
+		af = AF_INET6;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return false;
+		alen = (size_t)(colon - s);
+		port = colon + 1;
+	}
+	if (alen == 0 || alen >= sizeof(addr))
+		return false;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(af, addr, buf) != 1)
+		return false;
+	if (*port == '\0' || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
+	    atol(port) < 1 || atol(port) > 65535)
+		return false;
+	return true;
+}
+
+/* An absolute path, or the word special ("-": standard output, "": off). */
+static char *take_path_or(struct checker *c, const struct json_member *m, const char *special, const char *desc)
+{
+	const struct json *v = m->val;
+
+	if (!is_plain_string(v)) {
+		bad(c, v->off, "\"%s\" must be a string", m->key);
+		return NULL;
+	}
+	if (strcmp(v->u.str.s, special) == 0)
+		return strdup(special);
+	if (!abs_path_ok(v)) {
+		bad(c, v->off, "\"%s\" must be %s or an absolute path without \"..\": \"%s\"", m->key, desc, v->u.str.s);
+		return NULL;
+	}
+	return strdup(v->u.str.s);
+}
+
+static void load_sentry_actions(struct checker *c, const struct json *v, struct rw_sentry_conf *s)
+{
+	static const char *const names[] = { [RW_SENTRY_NONE] = "none", [RW_SENTRY_FREEZE] = "freeze", [RW_SENTRY_KILL] = "kill" };
+	size_t i, k;
+
+	/* The file's actions replace the default's whole. */
+	free_sentry_actions(s);
+	if (v->type != JSON_OBJECT) {
+		bad(c, v->off, "\"actions\" must be an object: tier -> \"none\", \"freeze\" or \"kill\"");
+		return;
+	}
+	check_duplicates(c, v);
+	s->action_tiers = calloc(v->u.obj.n + 1, sizeof(*s->action_tiers));
+	s->actions = calloc(v->u.obj.n + 1, sizeof(*s->actions));
+	if (s->action_tiers == NULL || s->actions == NULL)
+		return;
+	for (i = 0; i < v->u.obj.n; i++) {
+		const struct json_member *m = &v->u.obj.m[i];
+		if (m->klen == 0 || memchr(m->key, '\0', m->klen)) {
+			bad(c, m->koff, "a tier name must be a non-empty string");
+			continue;
+		}
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+			if (json_is_string(m->val, names[k]))
+				break;
+		if (k == sizeof(names) / sizeof(names[0])) {
+			bad(c, m->val->off, "\"actions\" values must be \"none\", \"freeze\" or \"kill\"");
+			continue;
+		}
+		if ((s->action_tiers[s->nactions] = strdup(m->key)) == NULL)
+			continue;
+		s->actions[s->nactions++] = (enum rw_sentry_action)k;
+	}
+}
+
+static void load_sentry(struct checker *c, const struct json *v, struct rw_sentry_conf *s)
+{
+	const struct json *flag_node = NULL, *clear_node = NULL;
+	size_t i;
+	uint64_t u;
+
+	if (v->type != JSON_OBJECT) {
+		bad(c, v->off, "\"sentry\" must be an object");
+		return;
+	}
+	check_duplicates(c, v);
+	for (i = 0; i < v->u.obj.n; i++) {
+		const struct json_member *m = &v->u.obj.m[i];
+		const struct json *a = m->val;
+		if (key_is(m, "interval_ms")) {
+			u = s->interval_ms;
+			take_uint(c, m, 100, 60000, &u);
+			s->interval_ms = (unsigned)u;
+		} else if (key_is(m, "window")) {
+			u = s->window;
+			take_uint(c, m, 2, 600, &u);
+			s->window = (unsigned)u;
+		} else if (key_is(m, "flag_score"))
+			take_number(c, m, 0, true, 1, &s->flag_score), flag_node = a;
+		else if (key_is(m, "clear_score"))
+			take_number(c, m, 0, true, 1, &s->clear_score), clear_node = a;
+		else if (key_is(m, "cpu_high"))
+			take_number(c, m, 0, true, 1, &s->cpu_high);
+		else if (key_is(m, "throttled_high"))
+			take_number(c, m, 0, true, 1, &s->throttled_high);
+		else if (key_is(m, "syscalls_max"))
+			take_number(c, m, 0, false, INFINITY, &s->syscalls_max);
+		else if (key_is(m, "switches_max"))
+			take_number(c, m, 0, false, INFINITY, &s->switches_max);
+		else if (key_is(m, "pool_bonus"))
+			take_number(c, m, 0, false, 1, &s->pool_bonus);
+		else if (key_is(m, "exec_bonus"))
+			take_number(c, m, 0, false, 1, &s->exec_bonus);
+		else if (key_is(m, "pool_rules")) {
+			rw_strv_free(&s->pool_rules, &s->npool_rules);
+			s->pool_rules = take_string_array(c, m, &s->npool_rules, each_string);
+		} else if (key_is(m, "roots")) {
+			rw_strv_free(&s->roots, &s->nroots);
+			s->roots = take_string_array(c, m, &s->nroots, each_path);
+		} else if (key_is(m, "events")) {
+			free(s->events);
+			s->events = take_path_or(c, m, "-", "\"-\" (standard output)");
+		} else if (key_is(m, "metrics")) {
+			free(s->metrics);
+			s->metrics = take_string(c, m);
+			if (s->metrics && !good_listen_addr(s->metrics)) {
+				bad(c, a->off, "\"metrics\" must be \"\" (off), \"IPv4:PORT\" or \"[IPv6]:PORT\" (numeric, the port 1 to 65535): \"%s\"",
+				    s->metrics);
+				free(s->metrics);
+				s->metrics = NULL;
+			}
+		} else if (key_is(m, "textfile")) {
+			free(s->textfile);
+			s->textfile = take_path_or(c, m, "", "\"\" (off)");
+		} else if (key_is(m, "status")) {
+			free(s->status);
+			s->status = take_abs_path(c, a, "\"status\"");
+		} else if (key_is(m, "actions"))
+			load_sentry_actions(c, a, s);
+		else
+			unknown_key(c, m, " in \"sentry\" (interval_ms, window, flag_score, clear_score, cpu_high, throttled_high, "
+				    "syscalls_max, switches_max, pool_bonus, exec_bonus, pool_rules, roots, events, metrics, textfile, status, actions)");
+	}
+	if ((flag_node || clear_node) && s->clear_score >= s->flag_score)
+		bad(c, clear_node ? clear_node->off : flag_node->off, "\"clear_score\" (%g) must be below \"flag_score\" (%g)",
+		    s->clear_score, s->flag_score);
+}
+
+/* pool_rules must be egress rules, actions' tiers defined tiers: checked once
+ * everything is loaded. Names this file did not set, kept from the default,
+ * are dropped when the file's own egress rules or tiers no longer have them. */
+static void check_sentry_refs(struct checker *c, const struct json *root, struct rw_policy *pol)
+{
+	struct rw_sentry_conf *s = &pol->sentry;
+	const struct json *sn = json_get(root, "sentry");
+	const struct json *pr = sn && sn->type == JSON_OBJECT ? json_get(sn, "pool_rules") : NULL;
+	const struct json *ac = sn && sn->type == JSON_OBJECT ? json_get(sn, "actions") : NULL;
+	size_t i, o;
+
+	if (pr) {
+		for (i = 0; pr->type == JSON_ARRAY && i < pr->u.arr.n; i++)
+			if (is_plain_string(pr->u.arr.v[i]) && pr->u.arr.v[i]->u.str.len &&
+			    !egress_def(pol, pr->u.arr.v[i]->u.str.s))
+				bad(c, pr->u.arr.v[i]->off, "egress rule \"%s\" is not defined (sentry.pool_rules)", pr->u.arr.v[i]->u.str.s);
+	} else {
+		for (i = o = 0; i < s->npool_rules; i++)
+			if (egress_def(pol, s->pool_rules[i]))
+				s->pool_rules[o++] = s->pool_rules[i];
+			else
+				free(s->pool_rules[i]);
+		for (i = o; i < s->npool_rules; i++)
+			s->pool_rules[i] = NULL;
+		s->npool_rules = o;
+	}
+	if (ac) {
+		for (i = 0; ac->type == JSON_OBJECT && i < ac->u.obj.n; i++) {
+			const struct json_member *m = &ac->u.obj.m[i];
+			if (m->klen && !memchr(m->key, '\0', m->klen) && !rw_policy_tier(pol, m->key))
+				bad(c, m->koff, "tier \"%s\" is not defined (sentry.actions)", m->key);
+		}
+	} else {
+		for (i = o = 0; i < s->nactions; i++)
+			if (rw_policy_tier(pol, s->action_tiers[i])) {
+				s->action_tiers[o] = s->action_tiers[i];
+				s->actions[o++] = s->actions[i];
+			} else
+				free(s->action_tiers[i]);
+		for (i = o; i < s->nactions; i++)
+			s->action_tiers[i] = NULL;
+		s->nactions = o;
+	}
+}
+
+enum rw_sentry_action rw_sentry_action_for(const struct rw_policy *pol, const char *tier)
+{
+	size_t i;
+
+	for (i = 0; pol && tier && i < pol->sentry.nactions; i++)
+		if (strcmp(pol->sentry.action_tiers[i], tier) == 0)
+			return pol->sentry.actions[i];
+	return RW_SENTRY_NONE;
+}
+
 static void load_root(struct checker *c, const struct json *root, struct rw_policy *pol, const struct json **cg_node)
 {
 	size_t i, j;
@@ -1121,6 +1416,8 @@ static void load_root(struct checker *c, const struct json *root, struct rw_poli
 			load_egress(c, m->val, pol);
 		} else if (key_is(m, "blocklist")) {
 			load_blocklist(c, m->val, &pol->blocklist);
+		} else if (key_is(m, "sentry")) {
+			load_sentry(c, m->val, &pol->sentry);
 		} else if (key_is(m, "allow_host_paths")) {
 			free_allow(pol);
 			pol->allow_host_paths = take_string_array(c, m, &pol->nallow, each_path);
@@ -1156,6 +1453,7 @@ static int load_text(const char *name, const char *buf, size_t len, struct rw_po
 			    pol->cgroup_parents.values[i]);
 	check_blocklist_refs(c, root, pol);
 	check_egress_refs(c, root, pol);
+	check_sentry_refs(c, root, pol);
 	return 0;
 }
 
@@ -1172,6 +1470,7 @@ void rw_policy_release(struct rw_policy *pol)
 	rw_blocklist_release(&pol->blocklist);
 	free_egress(pol, false);
 	free_egress(pol, true);
+	free_sentry(&pol->sentry);
 	memset(pol, 0, sizeof(*pol));
 }
 
@@ -1203,6 +1502,7 @@ static int load_all(const char *path, struct rw_policy *pol, struct checker *c, 
 	size_t len;
 
 	memset(pol, 0, sizeof(*pol));
+	sentry_defaults(&pol->sentry);
 	if (load_text("<embedded default>", rw_default_policy_text, strlen(rw_default_policy_text), pol, &dc, err) < 0 ||
 	    dc.n > 0) {
 		if (dc.n)

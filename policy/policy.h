@@ -50,6 +50,28 @@ struct rw_trusted {
 	char *delegate;         /* NULL: runc */
 };
 
+/* runwarden-sentry's section (bpf/README.md): sampling, the score, where
+ * records are found, where events, metrics and status go, and per-tier
+ * actions on a flag. Every key optional: unset keys keep the defaults. */
+enum rw_sentry_action { RW_SENTRY_NONE = 0, RW_SENTRY_FREEZE, RW_SENTRY_KILL };
+
+struct rw_sentry_conf {
+	unsigned interval_ms;            /* 100..60000, default 1000 */
+	unsigned window;                 /* 2..600, default 8 */
+	double flag_score, clear_score;  /* 0 < clear < flag <= 1; defaults 0.75, 0.25 */
+	double cpu_high, throttled_high; /* (0, 1]; defaults 0.8, 0.5 */
+	double syscalls_max, switches_max; /* >= 0; defaults 2000, 200 */
+	double pool_bonus, exec_bonus;   /* [0, 1]; defaults 0.3, 0.3 */
+	char **pool_rules;  size_t npool_rules;  /* egress rules (drops) whose counters are pool attempts; default {"mining"} */
+	char **roots;       size_t nroots;       /* absolute paths or globs where runwarden's records
+						  * are; default RW_STATE_DIR and Docker's and containerd's runc roots */
+	char *events;       /* JSON lines; "-" = stdout; else an absolute path. Default "/var/log/runwarden/sentry.log" */
+	char *metrics;      /* "" = off; else "IPv4:PORT" or "[IPv6]:PORT", numeric. Default "127.0.0.1:9477" */
+	char *textfile;     /* "" = off (the default); else an absolute path */
+	char *status;       /* absolute path, the table `runwarden top` reads. Default "/run/runwarden-sentry.json" */
+	char **action_tiers; enum rw_sentry_action *actions; size_t nactions; /* tier -> action on a flag */
+};
+
 struct rw_policy {
 	const char *path;       /* the file read, or "<embedded default>" */
 	bool from_file;
@@ -68,6 +90,7 @@ struct rw_policy {
 	struct rw_blocklist blocklist;
 	struct rw_egress_def *egress;   /* rules (drops) and allows, in the file's order */
 	size_t negress;
+	struct rw_sentry_conf sentry;   /* always filled: defaults when the file has no "sentry" */
 };
 
 /* $RUNWARDEN_POLICY, else the path fixed at configure time. */
@@ -92,5 +115,7 @@ bool rw_cap_known(const char *name);
 /* The egress rules of tier t: the allows, then the tier's drops. Pointers
  * into pol; *out malloc'd (free it). */
 int rw_policy_egress(const struct rw_policy *pol, const struct rw_tier *t, const struct rw_egress_def ***out, size_t *n);
+/* sentry.actions[tier]: RW_SENTRY_NONE when the tier is not listed. */
+enum rw_sentry_action rw_sentry_action_for(const struct rw_policy *pol, const char *tier);
 
 #endif

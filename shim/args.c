@@ -41,6 +41,7 @@ static const struct verb_def verbs[] = {
 	{ "egress-hook", VERB_EGRESS_HOOK, true, "root rules" },
 	{ "egress", VERB_EGRESS, false, "root" },
 	{ "gc", VERB_GC, false, "root" },
+	{ "top", VERB_TOP, false, "" },
 	{ "restore", VERB_RESTORE, true,
 	  "image-path work-path parent-path page-server manage-cgroups-mode empty-ns bundle b "
 	  "console-socket pid-file status-fd lazy-pages-fd" },

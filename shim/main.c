@@ -184,24 +184,52 @@ static struct json *egress_json(const struct rw_egress_def *const *defs, size_t 
 }
 
 
-/* runwarden-egress: the program that talks netlink (libmnl has no static
- * archive on Debian, and the hot path stays a static binary), installed
- * beside runwarden. */
-static int egress_program(char *out, size_t size, rw_error_t *err)
+/* A program installed beside runwarden: runwarden-egress talks netlink
+ * (libmnl has no static archive on Debian, and the hot path stays a static
+ * binary), runwarden-sentry BPF. */
+static int sibling_program(const char *name, char *out, size_t size, rw_error_t *err)
 {
 	char self[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *slash;
 
 	if (len <= 0)
-		return rw_error(err, errno, "egress: runwarden's own path");
+		return rw_error(err, errno, "%s: runwarden's own path", name);
 	self[len] = '\0';
 	slash = strrchr(self, '/');
-	if (slash == NULL || (size_t)snprintf(out, size, "%.*s/runwarden-egress", (int)(slash - self), self) >= size)
-		return rw_error(err, ENAMETOOLONG, "egress: runwarden's own path");
+	if (slash == NULL || (size_t)snprintf(out, size, "%.*s/%s", (int)(slash - self), self, name) >= size)
+		return rw_error(err, ENAMETOOLONG, "%s: runwarden's own path", name);
 	if (access(out, X_OK) < 0)
-		return rw_error(err, errno, "egress: %s (installed beside runwarden)", out);
+		return rw_error(err, errno, "%s (installed beside runwarden)", out);
 	return 0;
+}
+
+static int egress_program(char *out, size_t size, rw_error_t *err)
+{
+	return sibling_program("runwarden-egress", out, size, err);
+}
+
+/* top: the sentry's table (runwarden-sentry --top, with the rest of argv). */
+static int exec_top(const struct rw_cmdline *cl, rw_error_t *err)
+{
+	char path[PATH_MAX];
+	cleanup_free char **argv = NULL;
+	int i, n = 0;
+
+	if (sibling_program("runwarden-sentry", path, sizeof(path), err) < 0)
+		return -1;
+	argv = calloc((size_t)cl->argc + 2, sizeof(*argv));
+	if (argv == NULL)
+		return rw_error(err, ENOMEM, "top");
+	argv[n++] = path;
+	argv[n++] = (char *)"--top";
+	/* everything after the verb, flags included, is the sentry's */
+	for (i = 1; i < cl->argc && strcmp(cl->argv[i], "top") != 0; i++)
+		;
+	for (i++; i < cl->argc; i++)
+		argv[n++] = cl->argv[i];
+	execv(path, argv);
+	return rw_error(err, errno, "exec %s", path);
 }
 
 static int exec_egress_program(const struct rw_cmdline *cl, rw_error_t *err)
@@ -700,6 +728,9 @@ int main(int argc, char **argv)
 		case VERB_EGRESS:
 		case VERB_GC:
 			r = exec_egress_program(&cl, &err);
+			break;
+		case VERB_TOP:
+			r = exec_top(&cl, &err);
 			break;
 		case VERB_FEATURES:
 			r = configured_delegate(&d, &err);

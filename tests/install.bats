@@ -8,7 +8,7 @@ setup() {
 	T=$(scratch)
 }
 
-@test "make install DESTDIR puts runwarden and runwarden-egress under the prefix, and they run" {
+@test "make install DESTDIR puts runwarden, runwarden-egress and runwarden-sentry under the prefix, and they run" {
 	run make -C "$RUNWARDEN_BUILDDIR" install DESTDIR="$T/dest"
 	assert_success
 	prefix=$(sed -n 's/^prefix = //p' "$RUNWARDEN_BUILDDIR/Makefile")
@@ -16,12 +16,17 @@ setup() {
 	run "$T/dest$prefix/bin/runwarden" --version
 	assert_success
 	assert_line --index 0 --regexp '^runwarden version [0-9]+\.[0-9]+\.[0-9]+$'
-	# runwarden-egress (the egress hooks) beside it, nothing else: the bench
-	# trampoline and tests stay in the tree
+	# runwarden-egress (the egress hooks) and runwarden-sentry beside it,
+	# nothing else: the bench trampoline and tests stay in the tree
 	run bash -c "find '$T/dest' -type f | sort"
-	assert_output "$(printf '%s\n' "$T/dest$prefix/bin/runwarden" "$T/dest$prefix/bin/runwarden-egress" | sort)"
+	assert_output "$(printf '%s\n' "$T/dest$prefix/bin/runwarden" "$T/dest$prefix/bin/runwarden-egress" \
+		"$T/dest$prefix/bin/runwarden-sentry" | sort)"
 	run "$T/dest$prefix/bin/runwarden-egress" egress show
 	assert_success
+	# the BPF object is inside the sentry (skeleton): no file to install
+	run "$T/dest$prefix/bin/runwarden-sentry" --version
+	assert_success
+	assert_output --regexp '^runwarden-sentry [0-9]+\.[0-9]+\.[0-9]+ '
 }
 
 # A fresh out-of-tree configure needs an unconfigured source tree (autoconf's

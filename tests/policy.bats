@@ -99,6 +99,49 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 		'"max_bytes": bad size "lots" (use bytes or a figure with k, m, g or t, e.g. "512m")'
 	check_fails '{"blocklist": {"scan": {"cache": "digests"}}}' '"digests"' '"cache" must be an absolute path without "..": "digests"'
 	check_fails '{"blocklist": {"rules": []}}' '"rules"' 'unknown key "rules" in "blocklist" (categories, allow, scan)'
+	# the sentry section
+	check_fails '{"sentry": []}' '[]' '"sentry" must be an object'
+	check_fails '{"sentry": {"interval": 1000}}' '"interval"' \
+		'unknown key "interval" in "sentry" (interval_ms, window, flag_score, clear_score, cpu_high, throttled_high, syscalls_max, switches_max, pool_bonus, exec_bonus, pool_rules, roots, events, metrics, textfile, status, actions)'
+	check_fails '{"sentry": {"window": 8, "window": 9}}' '"window": 9' 'duplicate key "window"'
+	check_fails '{"sentry": {"interval_ms": 50}}' '50' '"interval_ms" must be an integer from 100 to 60000'
+	check_fails '{"sentry": {"interval_ms": 1000.5}}' '1000.5' '"interval_ms" must be an integer from 100 to 60000'
+	check_fails '{"sentry": {"window": "8"}}' '"8"' '"window" must be an integer from 2 to 600'
+	check_fails '{"sentry": {"window": 601}}' '601' '"window" must be an integer from 2 to 600'
+	check_fails '{"sentry": {"flag_score": 1.5}}' '1.5' '"flag_score" must be a number greater than 0, at most 1'
+	check_fails '{"sentry": {"clear_score": 0}}' '0}' '"clear_score" must be a number greater than 0, at most 1'
+	check_fails '{"sentry": {"flag_score": 0.5, "clear_score": 0.5}}' '0.5}' '"clear_score" (0.5) must be below "flag_score" (0.5)'
+	check_fails '{"sentry": {"flag_score": 0.2}}' '0.2' '"clear_score" (0.25) must be below "flag_score" (0.2)'
+	check_fails '{"sentry": {"cpu_high": "0.8"}}' '"0.8"' '"cpu_high" must be a number greater than 0, at most 1'
+	check_fails '{"sentry": {"throttled_high": 0}}' '0}' '"throttled_high" must be a number greater than 0, at most 1'
+	check_fails '{"sentry": {"syscalls_max": -1}}' '-1' '"syscalls_max" must be a number, 0 or more'
+	check_fails '{"sentry": {"switches_max": 1e999}}' '1e999' '"switches_max" must be a number, 0 or more'
+	check_fails '{"sentry": {"pool_bonus": 2}}' '2}' '"pool_bonus" must be a number from 0 to 1'
+	check_fails '{"sentry": {"exec_bonus": true}}' 'true' '"exec_bonus" must be a number from 0 to 1'
+	check_fails '{"sentry": {"pool_rules": "mining"}}' '"mining"' '"pool_rules" must be an array'
+	check_fails '{"sentry": {"pool_rules": ["mining", "pools"]}}' '"pools"' 'egress rule "pools" is not defined (sentry.pool_rules)'
+	check_fails '{"egress": {"rules": {"x": {"ports": [3333]}}}, "sentry": {"pool_rules": ["mining"]}}' '"mining"' \
+		'egress rule "mining" is not defined (sentry.pool_rules)'
+	check_fails '{"sentry": {"roots": ["/run/runwarden", "run/docker/*"]}}' '"run/docker/*"' \
+		'"roots" entries must be an absolute path without "..": "run/docker/*"'
+	check_fails '{"sentry": {"events": "sentry.log"}}' '"sentry.log"' \
+		'"events" must be "-" (standard output) or an absolute path without "..": "sentry.log"'
+	check_fails '{"sentry": {"events": 1}}' '1}' '"events" must be a string'
+	check_fails '{"sentry": {"metrics": "localhost:9477"}}' '"localhost:9477"' \
+		'"metrics" must be "" (off), "IPv4:PORT" or "[IPv6]:PORT" (numeric, the port 1 to 65535): "localhost:9477"'
+	check_fails '{"sentry": {"metrics": "127.0.0.1:0"}}' '"127.0.0.1:0"' \
+		'"metrics" must be "" (off), "IPv4:PORT" or "[IPv6]:PORT" (numeric, the port 1 to 65535): "127.0.0.1:0"'
+	check_fails '{"sentry": {"metrics": "::1:9477"}}' '"::1:9477"' \
+		'"metrics" must be "" (off), "IPv4:PORT" or "[IPv6]:PORT" (numeric, the port 1 to 65535): "::1:9477"'
+	check_fails '{"sentry": {"textfile": "sentry.prom"}}' '"sentry.prom"' \
+		'"textfile" must be "" (off) or an absolute path without "..": "sentry.prom"'
+	check_fails '{"sentry": {"status": ""}}' '""' '"status" must be an absolute path without "..": ""'
+	check_fails '{"sentry": {"status": "/run/../etc/x"}}' '"/run/../etc/x"' '"status" must be an absolute path without "..": "/run/../etc/x"'
+	check_fails '{"sentry": {"actions": ["free"]}}' '["free"]' '"actions" must be an object: tier -> "none", "freeze" or "kill"'
+	check_fails '{"sentry": {"actions": {"free": "freeze", "gold": "kill"}}}' '"gold"' 'tier "gold" is not defined (sentry.actions)'
+	check_fails '{"sentry": {"actions": {"free": "stop"}}}' '"stop"' '"actions" values must be "none", "freeze" or "kill"'
+	check_fails '{"tiers": {"t": {"memory": "1g", "cpus": 1, "tmpfs": "1m", "pids": 5}}, "default_tier": "t", "sentry": {"actions": {"free": "kill"}}}' \
+		'"free"' 'tier "free" is not defined (sentry.actions)'
 	# yajl stops at the byte where the text stopped making sense: the brace after ","
 	check_fails '{\n  // comment\n  "tiers": {"t": {"memory": "1g",}}\n}' '}\n}' \
 		"invalid JSON: parse error: invalid object key (must be a string)"
@@ -136,6 +179,52 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 		IFS=: read -r name mem cpu tmp <<< "$t"
 		grep -Eq "\"$name\": +\{ \"memory\": \"$mem\", +\"cpus\": $cpu, +\"tmpfs\": \"$tmp\", +\"pids\": 256" "$T/default.json"
 	done
+}
+
+@test "sentry: a valid section loads; every key is optional, the rest keep their defaults" {
+	cat > "$P" <<-'POL'
+	{
+		"egress": { "rules": { "pool": { "ports": [3333, "4444-4445"] } } },
+		"sentry": {
+			"interval_ms": 500, "window": 20, "flag_score": 0.9, "clear_score": 0.1,
+			"cpu_high": 1, "throttled_high": 0.25, "syscalls_max": 0, "switches_max": 50.5,
+			"pool_bonus": 0, "exec_bonus": 1,
+			"pool_rules": ["pool"],
+			"roots": ["/run/runwarden", "/var/run/docker/runtime-*/*"],
+			"events": "-", "metrics": "[::1]:9100", "textfile": "/var/lib/node_exporter/sentry.prom",
+			"status": "/run/sentry.json",
+			"actions": { "free": "freeze", "basic": "kill", "pro": "none" }
+		}
+	}
+	POL
+	run "$RUNWARDEN" policy check "$P"
+	assert_success
+	assert_output "$P: valid"
+	printf '{"sentry": {"window": 4, "metrics": "", "textfile": "", "events": "/var/log/s.log"}}' > "$P"
+	run "$RUNWARDEN" policy check "$P"
+	assert_output "$P: valid"
+	printf '{"sentry": {}}' > "$P"
+	run "$RUNWARDEN" policy check "$P"
+	assert_output "$P: valid"
+	# a file with its own egress rules and no "mining" keeps the default
+	# pool_rules out of its way (no rule, no counter)
+	printf '{"egress": {"rules": {"smtp": {"ports": [25]}}}}' > "$P"
+	run "$RUNWARDEN" policy check "$P"
+	assert_output "$P: valid"
+}
+
+@test "sentry: the default section is in the embedded default, log only" {
+	"$RUNWARDEN" policy show --default > "$T/default.json"
+	for kv in '"interval_ms": 1000' '"window": 8' '"flag_score": 0.75' '"clear_score": 0.25' '"cpu_high": 0.8' \
+		'"throttled_high": 0.5' '"syscalls_max": 2000' '"switches_max": 200' '"pool_bonus": 0.3' '"exec_bonus": 0.3' \
+		'"pool_rules": ["mining"]' '"events": "/var/log/runwarden/sentry.log"' '"metrics": "127.0.0.1:9477"' \
+		'"textfile": ""' '"status": "/run/runwarden-sentry.json"' '"actions": {}'; do
+		grep -qF -- "$kv" "$T/default.json" || fail "no $kv in the default"
+	done
+	grep -qE '"roots": \["[^"]+", "/run/docker/runtime-\*/\*", "/run/containerd/runc/\*"\]' "$T/default.json"
+	run "$RUNWARDEN" policy show
+	assert_success
+	assert_line --partial '"sentry": {'
 }
 
 @test "policy show prints the file in force; without one, the default" {
