@@ -42,6 +42,9 @@ static const struct verb_def verbs[] = {
 	{ "egress", VERB_EGRESS, false, "root" },
 	{ "gc", VERB_GC, false, "root" },
 	{ "top", VERB_TOP, false, "" },
+	{ "doctor", VERB_DOCTOR, false, "" },
+	{ "install", VERB_INSTALL, false, "" },
+	{ "uninstall", VERB_UNINSTALL, false, "" },
 	{ "restore", VERB_RESTORE, true,
 	  "image-path work-path parent-path page-server manage-cgroups-mode empty-ns bundle b "
 	  "console-socket pid-file status-fd lazy-pages-fd" },

@@ -6,6 +6,8 @@
 #include "policy/enforce.h"
 #include "policy/policy.h"
 #include "shim/args.h"
+#include "shim/doctor.h"
+#include "shim/install.h"
 #include "shim/fileio.h"
 #include "shim/delegate.h"
 #include "shim/info.h"
@@ -732,6 +734,20 @@ int main(int argc, char **argv)
 		case VERB_TOP:
 			r = exec_top(&cl, &err);
 			break;
+		case VERB_DOCTOR:
+		case VERB_INSTALL:
+		case VERB_UNINSTALL: {
+			/* everything after the verb is the verb's own (getopt) */
+			int i = 1;
+			while (i < cl.argc && strcmp(cl.argv[i], cl.verb == VERB_DOCTOR ? "doctor" :
+						     cl.verb == VERB_INSTALL ? "install" : "uninstall") != 0)
+				i++;
+			r = cl.verb == VERB_DOCTOR ? rw_doctor_main(cl.argc - i, cl.argv + i, &err)
+						   : rw_install_main(cl.argc - i, cl.argv + i, cl.verb == VERB_UNINSTALL, &err);
+			if (r >= 0)
+				return r;
+			break;
+		}
 		case VERB_FEATURES:
 			r = configured_delegate(&d, &err);
 			if (r == 0)
