@@ -3,30 +3,43 @@
 # and configure naming the Debian package of a missing dependency.
 
 load helpers/common
+load helpers/install
 
 setup() {
 	T=$(scratch)
 }
 
-@test "make install DESTDIR puts runwarden, runwarden-egress and runwarden-sentry under the prefix, and they run" {
+@test "make install DESTDIR puts the programs, the man pages, the default policy and the sentry's unit in place, and the programs run" {
 	run make -C "$RUNWARDEN_BUILDDIR" install DESTDIR="$T/dest"
 	assert_success
-	prefix=$(sed -n 's/^prefix = //p' "$RUNWARDEN_BUILDDIR/Makefile")
-	[ -x "$T/dest$prefix/bin/runwarden" ]
-	run "$T/dest$prefix/bin/runwarden" --version
+	bindir=$(make_var bindir)
+	mandir=$(make_var mandir)
+	policy=$(make_var RW_POLICY_FILE)
+	unitdir=$(make_var systemdsystemunitdir)
+	[ -x "$T/dest$bindir/runwarden" ]
+	run "$T/dest$bindir/runwarden" --version
 	assert_success
 	assert_line --index 0 --regexp '^runwarden version [0-9]+\.[0-9]+\.[0-9]+$'
-	# runwarden-egress (the egress hooks) and runwarden-sentry beside it,
-	# nothing else: the bench trampoline and tests stay in the tree
+	# runwarden-egress (the egress hooks) and runwarden-sentry beside it, the
+	# three man pages, the policy where runwarden reads it, the unit; nothing
+	# else: the bench trampoline and tests stay in the tree
+	expected=("$T/dest$bindir/runwarden" "$T/dest$bindir/runwarden-egress" "$T/dest$bindir/runwarden-sentry"
+		"$T/dest$mandir/man8/runwarden.8" "$T/dest$mandir/man8/runwarden-sentry.8"
+		"$T/dest$mandir/man5/runwarden-policy.5" "$T/dest$policy")
+	[ "$unitdir" = no ] || expected+=("$T/dest$unitdir/runwarden-sentry.service")
 	run bash -c "find '$T/dest' -type f | sort"
-	assert_output "$(printf '%s\n' "$T/dest$prefix/bin/runwarden" "$T/dest$prefix/bin/runwarden-egress" \
-		"$T/dest$prefix/bin/runwarden-sentry" | sort)"
-	run "$T/dest$prefix/bin/runwarden-egress" egress show
+	assert_output "$(printf '%s\n' "${expected[@]}" | sort)"
+	run "$T/dest$bindir/runwarden-egress" egress show
 	assert_success
 	# the BPF object is inside the sentry (skeleton): no file to install
-	run "$T/dest$prefix/bin/runwarden-sentry" --version
+	run "$T/dest$bindir/runwarden-sentry" --version
 	assert_success
 	assert_output --regexp '^runwarden-sentry [0-9]+\.[0-9]+\.[0-9]+ '
+	# and make uninstall takes it all away again (the policy, unedited, too)
+	run make -C "$RUNWARDEN_BUILDDIR" uninstall DESTDIR="$T/dest"
+	assert_success
+	run find "$T/dest" -type f
+	assert_output ""
 }
 
 # A fresh out-of-tree configure needs an unconfigured source tree (autoconf's
