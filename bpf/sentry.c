@@ -870,7 +870,7 @@ static int http_listen(const char *addr)
 		return -1;
 	memcpy(host, addr, (size_t)(colon - addr));
 	host[colon - addr] = 0;
-	port = strtol(colon + 1, NULL, 10);
+	port = strtol(colon + 1, NULL, 10);  /* checked by rw_sentry_listen_addr_ok */
 	if (host[0] == '[') {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		size_t hl = strlen(host);
@@ -1128,8 +1128,12 @@ int main(int argc, char **argv)
 		s.conf.textfile = (char *)textfile;
 	if (status)
 		s.conf.status = (char *)status;
-	if (metrics_addr)
+	if (metrics_addr) {
 		s.conf.metrics = strcmp(metrics_addr, "off") == 0 ? (char *)"" : (char *)metrics_addr;
+		if (!rw_sentry_listen_addr_ok(s.conf.metrics))
+			die(1, "--metrics: a numeric IPv4:PORT or [IPv6]:PORT (port 1 to 65535), or off: \"%s\"",
+			    metrics_addr);
+	}
 	s.roots = nroots ? roots : s.conf.roots;
 	s.nroots = nroots ? nroots : s.conf.nroots;
 	s.sc = (struct rw_score_conf){ .window = s.conf.window,

@@ -43,6 +43,21 @@ sentry_teardown() {
 			fi
 		done
 	fi
+	# Delete the containers first and give their processes time to go: two
+	# suites at once on two CPUs, the tier's 0.25-CPU quota and a pid
+	# namespace's teardown can take longer than tiers_teardown's 10 s.
+	if [ -f "$T/containers" ]; then
+		while read -r d id cg; do
+			[ -n "$id" ] || continue
+			direct "$d" delete --force "$id" > "$T/teardown.out" 2>&1 || true
+			[ -z "$cg" ] || wait_for 30 eval "[ -z \"\$(cgroup_procs $cg)\" ]" || {
+				echo "teardown: $id's processes stay:" >&2
+				for p in $(cgroup_procs "$cg"); do
+					echo "$p $(tr '\0' ' ' < "/proc/$p/cmdline") $(grep -E '^State' "/proc/$p/status")" >&2
+				done
+			}
+		done < "$T/containers"
+	fi
 	tiers_teardown || rc=1
 	for p in $(cat "$T/sentries" 2>/dev/null); do
 		! alive "$p" || { echo "teardown: sentry $p is still running" >&2; rc=1; }
