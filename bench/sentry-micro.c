@@ -48,6 +48,8 @@ static int pingpong(long n)
 	if (pid < 0)
 		return perror("fork"), 1;
 	if (pid == 0) {
+		close(ab[1]);
+		close(ba[0]);
 		for (;;) {
 			if (read(ab[0], &c, 1) != 1)
 				_exit(0);

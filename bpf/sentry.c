@@ -67,6 +67,7 @@ struct ctr {
 	bool have_last;
 	uint64_t last_cpu_ns, last_sys, last_vol, last_periods, last_throttled;
 	uint64_t cpu_ns, syscalls, switches;  /* totals since found */
+	struct rw_cg_cpu cpu;              /* quota and period: read every 10 samples */
 	uint64_t pool_packets;
 	bool pool_known, pool_rose, bad_exec;
 	char exec_name[sizeof(((struct rw_exec_event *)0)->filename) + 1]; /* the last blocklisted name exec'd */
@@ -319,10 +320,9 @@ fail:
 	 * its record before its state. */
 	c->tries++;
 	c->retry_at = s->samples + (c->tries < 5 ? 1u << (c->tries - 1) : 30);
-	if (c->tries == 3 || (why && (c->error == NULL || strcmp(c->error, why) != 0 ))) {
-		if (c->tries >= 3 && why)
-			warn("%s: not watched: %s", c->id, why);
-	}
+	/* Said once, on the third failure: the first ones are a create in progress. */
+	if (c->tries == 3 && why && !s->once)
+		warn("%s: not watched: %s", c->id, why);
 	free(c->error);
 	c->error = why;
 	why = NULL;
@@ -494,7 +494,9 @@ static void read_pools(struct sentry *s)
 			cleanup_json struct json *j = NULL;
 			size_t len;
 			const char *ns;
-			if (asprintf(&path, "%s.egress", c->record) < 0 || access(path, F_OK) < 0 ||
+			/* <root>/.runwarden-<id>.egress, beside the record (shim/egress-main.c) */
+			if (asprintf(&path, "%.*s.egress", (int)(strlen(c->record) - 5), c->record) < 0 ||
+			    access(path, F_OK) < 0 ||
 			    rw_read_file(path, 65536, &buf, &len, &err) < 0 || json_parse(buf, len, 0, path, &j, &err) < 0)
 				continue;
 			ns = str_of(json_get(j, "netns"));
@@ -520,6 +522,15 @@ static void read_pools(struct sentry *s)
 			continue;
 		rw_egress_list(fd, NULL, on_table, &w, &err);
 	}
+}
+
+static unsigned pool_every(const struct sentry *s)
+{
+	unsigned n = s->conf.interval_ms >= 5000 ? 1 : 5000 / s->conf.interval_ms;
+
+	if (n > s->sc.window / 2)
+		n = s->sc.window / 2;
+	return n ? n : 1;
 }
 
 static void act(struct sentry *s, struct ctr *c)
@@ -577,19 +588,21 @@ static void sample(struct sentry *s)
 
 	s->last_ns = now;
 	ring_buffer__consume(s->rb);
-	if (!s->once && s->samples % (s->conf.interval_ms >= 5000 ? 1 : 5000 / s->conf.interval_ms) == 0)
+	/* The pool counters about every 5 s, and at least twice a window so a
+	 * bonus (it lasts a window) does not lapse between two reads. */
+	if (!s->once && s->samples % pool_every(s) == 0)
 		read_pools(s);
 	for (i = 0; i < s->n; i++) {
 		struct ctr *c = s->c[i];
 		struct rw_cg_stats st;
-		struct rw_cg_cpu cpu;
+		struct rw_cg_cpu cpu = c->cpu;
 		struct rw_sample in = { 0 };
 		uint64_t oncpu;
 		int ch;
 
 		if (!c->found)
 			continue;
-		if (rw_cg_read_cpu(c->cpu_fd, s->host.cpu_v1, &cpu) < 0) {
+		if (rw_cg_read_cpu(c->cpu_fd, s->host.cpu_v1, !c->have_last || s->samples % 10 == 0, &cpu) < 0) {
 			/* the cgroup is gone before the record: forget it until then */
 			if (errno == ENOENT || errno == ENODEV) {
 				bpf_map__delete_elem(s->skel->maps.watched, &c->cgid, sizeof(c->cgid), 0);
@@ -642,6 +655,7 @@ static void sample(struct sentry *s)
 			emit(s, "clear", c, NULL);
 		}
 keep:
+		c->cpu = cpu;
 		c->last_cpu_ns = oncpu;
 		c->last_sys = st.syscalls;
 		c->last_vol = st.vol_switches;
@@ -856,7 +870,7 @@ static int http_listen(const char *addr)
 		return -1;
 	memcpy(host, addr, (size_t)(colon - addr));
 	host[colon - addr] = 0;
-	port = strtol(colon + 1, NULL, 10);
+	port = strtol(colon + 1, NULL, 10);  /* checked by rw_sentry_listen_addr_ok */
 	if (host[0] == '[') {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		size_t hl = strlen(host);
@@ -1114,8 +1128,12 @@ int main(int argc, char **argv)
 		s.conf.textfile = (char *)textfile;
 	if (status)
 		s.conf.status = (char *)status;
-	if (metrics_addr)
+	if (metrics_addr) {
 		s.conf.metrics = strcmp(metrics_addr, "off") == 0 ? (char *)"" : (char *)metrics_addr;
+		if (!rw_sentry_listen_addr_ok(s.conf.metrics))
+			die(1, "--metrics: a numeric IPv4:PORT or [IPv6]:PORT (port 1 to 65535), or off: \"%s\"",
+			    metrics_addr);
+	}
 	s.roots = nroots ? roots : s.conf.roots;
 	s.nroots = nroots ? nroots : s.conf.nroots;
 	s.sc = (struct rw_score_conf){ .window = s.conf.window,

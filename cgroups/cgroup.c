@@ -275,18 +275,20 @@ static ssize_t read_small(int dirfd, const char *name, char *buf, size_t size)
 	return n;
 }
 
-int rw_cg_read_cpu(int dirfd, bool v1, struct rw_cg_cpu *c)
+int rw_cg_read_cpu(int dirfd, bool v1, bool limits, struct rw_cg_cpu *c)
 {
 	char buf[1024];
 	ssize_t n;
 	uint64_t x;
 
-	memset(c, 0, sizeof(*c));
-	c->quota_us = -1;
-	c->period_us = 100000;
+	c->nr_periods = c->nr_throttled = c->throttled_ns = 0;
 	if ((n = read_small(dirfd, "cpu.stat", buf, sizeof(buf))) < 0)
 		return -1;
 	rw_cg_parse_cpu_stat(buf, (size_t)n, c);
+	if (!limits)
+		return 0;
+	c->quota_us = -1;
+	c->period_us = 100000;
 	if (!v1) {
 		/* The root cgroup has no cpu.max: no quota. */
 		if ((n = read_small(dirfd, "cpu.max", buf, sizeof(buf))) >= 0)

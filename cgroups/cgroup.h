@@ -48,9 +48,10 @@ struct rw_cg_cpu {
 int rw_cg_parse_cpu_stat(const char *text, size_t len, struct rw_cg_cpu *c);
 /* cpu.max ("max 100000", "20000 100000"). 0 or -1. */
 int rw_cg_parse_cpu_max(const char *text, size_t len, struct rw_cg_cpu *c);
-/* Reads cpu.stat and the quota through dirfd (the cpu cgroup's directory).
- * -1 with errno ENOENT once the cgroup is gone. */
-int rw_cg_read_cpu(int dirfd, bool v1, struct rw_cg_cpu *c);
+/* Reads cpu.stat through dirfd (the cpu cgroup's directory), and with
+ * limits the quota and period too (else c's are left as they are). -1 with
+ * errno ENOENT once the cgroup is gone. */
+int rw_cg_read_cpu(int dirfd, bool v1, bool limits, struct rw_cg_cpu *c);
 
 /* Freezes (or thaws) the cgroup: v1 freezer.state, or cgroup2 cgroup.freeze. */
 int rw_cg_freeze(const char *freezer_dir, bool v1, bool freeze, rw_error_t *err);

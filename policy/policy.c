@@ -1131,7 +1131,7 @@ static void take_number(struct checker *c, const struct json_member *m, double l
 }
 
 /* "" (off), "IPv4:PORT" or "[IPv6]:PORT": numeric, the port 1 to 65535. */
-static bool good_listen_addr(const char *s)
+bool rw_sentry_listen_addr_ok(const char *s)
 {
 	char addr[64];
 	unsigned char buf[16];
@@ -1270,7 +1270,7 @@ static void load_sentry(struct checker *c, const struct json *v, struct rw_sentr
 		} else if (key_is(m, "metrics")) {
 			free(s->metrics);
 			s->metrics = take_string(c, m);
-			if (s->metrics && !good_listen_addr(s->metrics)) {
+			if (s->metrics && !rw_sentry_listen_addr_ok(s->metrics)) {
 				bad(c, a->off, "\"metrics\" must be \"\" (off), \"IPv4:PORT\" or \"[IPv6]:PORT\" (numeric, the port 1 to 65535): \"%s\"",
 				    s->metrics);
 				free(s->metrics);

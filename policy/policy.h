@@ -117,5 +117,7 @@ bool rw_cap_known(const char *name);
 int rw_policy_egress(const struct rw_policy *pol, const struct rw_tier *t, const struct rw_egress_def ***out, size_t *n);
 /* sentry.actions[tier]: RW_SENTRY_NONE when the tier is not listed. */
 enum rw_sentry_action rw_sentry_action_for(const struct rw_policy *pol, const char *tier);
+/* A metrics address: "" (off), numeric "IPv4:PORT" or "[IPv6]:PORT", port 1..65535. */
+bool rw_sentry_listen_addr_ok(const char *s);
 
 #endif
