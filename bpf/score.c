@@ -30,11 +30,12 @@ int rw_score_add(const struct rw_score_conf *c, struct rw_score *s, const struct
 	if (in->cpu_s > 1e-3) {
 		sig->syscalls_per_cpu_s = (double)in->syscalls / in->cpu_s;
 		sig->switches_per_cpu_s = (double)in->switches / in->cpu_s;
+		sig->execs_per_cpu_s = (double)in->execs / in->cpu_s;
 	}
 	sig->busy = (in->limit > 0 && sig->cpu >= c->cpu_high * in->limit) ||
 		    (in->periods > 0 && sig->throttled >= c->throttled_high);
 	sig->quiet = in->cpu_s > 1e-3 && sig->syscalls_per_cpu_s <= c->syscalls_max &&
-		     sig->switches_per_cpu_s <= c->switches_max;
+		     sig->switches_per_cpu_s <= c->switches_max && sig->execs_per_cpu_s <= c->execs_max;
 	sig->hot = sig->busy && sig->quiet;
 
 	/* The ring of the last `window` samples' hot bits. */

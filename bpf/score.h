@@ -11,7 +11,7 @@
 struct rw_score_conf {
 	unsigned window;
 	double cpu_high, throttled_high;
-	double syscalls_max, switches_max;
+	double syscalls_max, switches_max, execs_max;
 	double pool_bonus, exec_bonus;
 	double flag_score, clear_score;
 };
@@ -23,6 +23,7 @@ struct rw_sample {
 	double limit;                 /* cores: quota / period, or the node's CPUs */
 	uint64_t periods, throttled;  /* CFS periods, and those throttled */
 	uint64_t syscalls, switches;  /* voluntary switches */
+	uint64_t execs;
 	bool pool;                    /* a pool rule's counter rose */
 	bool bad_exec;                /* a blocklisted name was exec'd */
 };
@@ -30,7 +31,7 @@ struct rw_sample {
 /* What the sample said, for events, metrics and the table. */
 struct rw_signals {
 	double cpu, limit, throttled;          /* cores, cores, fraction of periods */
-	double syscalls_per_cpu_s, switches_per_cpu_s;
+	double syscalls_per_cpu_s, switches_per_cpu_s, execs_per_cpu_s;
 	bool busy, quiet, hot;
 };
 

@@ -30,12 +30,16 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } execs SEC(".maps");
 
+/* The task's cgroup id. Plain loads through BTF pointers (the verifier
+ * makes them faulting loads) rather than a bpf_probe_read_kernel per hop:
+ * this runs on every context switch and system call of the node. */
 static __always_inline __u64 task_cgid(struct task_struct *t)
 {
+	struct css_set *cs = t->cgroups;
+
 	if (use_v1_cpu)
-		return BPF_CORE_READ(t, cgroups, subsys[bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id)],
-				     cgroup, kn, id);
-	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+		return cs->subsys[bpf_core_enum_value(enum cgroup_subsys_id, cpu_cgrp_id)]->cgroup->kn->id;
+	return cs->dfl_cgrp->kn->id;
 }
 
 SEC("tp_btf/sched_switch")

@@ -65,7 +65,7 @@ struct ctr {
 	char netns[PATH_MAX];             /* where its egress table is ("" unknown) */
 	/* the previous sample's totals */
 	bool have_last;
-	uint64_t last_cpu_ns, last_sys, last_vol, last_periods, last_throttled;
+	uint64_t last_cpu_ns, last_sys, last_vol, last_execs, last_periods, last_throttled;
 	uint64_t cpu_ns, syscalls, switches;  /* totals since found */
 	struct rw_cg_cpu cpu;              /* quota and period: read every 10 samples */
 	uint64_t pool_packets;
@@ -570,10 +570,11 @@ static void emit(struct sentry *s, const char *event, struct ctr *c, const char 
 	else
 		fprintf(s->events,
 			",\"score\":%.2f,\"signals\":{\"cpu\":%.3f,\"limit\":%.3f,\"throttled\":%.3f,"
-			"\"syscalls_per_cpu_s\":%.1f,\"switches_per_cpu_s\":%.1f,\"hot\":%u,\"window\":%u,"
+			"\"syscalls_per_cpu_s\":%.1f,\"switches_per_cpu_s\":%.1f,\"execs_per_cpu_s\":%.2f,"
+			"\"hot\":%u,\"window\":%u,"
 			"\"pool_packets\":%llu,\"exec\":%s}}\n",
 			c->score.value, c->sig.cpu, c->sig.limit, c->sig.throttled, c->sig.syscalls_per_cpu_s,
-			c->sig.switches_per_cpu_s, c->score.nhot, s->sc.window, (unsigned long long)c->pool_packets, ex);
+			c->sig.switches_per_cpu_s, c->sig.execs_per_cpu_s, c->score.nhot, s->sc.window, (unsigned long long)c->pool_packets, ex);
 	fflush(s->events);
 }
 
@@ -636,6 +637,7 @@ static void sample(struct sentry *s)
 		in.throttled = cpu.nr_throttled - c->last_throttled;
 		in.syscalls = st.syscalls - c->last_sys;
 		in.switches = st.vol_switches - c->last_vol;
+		in.execs = st.execs - c->last_execs;
 		in.pool = c->pool_rose;
 		in.bad_exec = c->bad_exec;
 		c->pool_rose = c->bad_exec = false;
@@ -659,6 +661,7 @@ keep:
 		c->last_cpu_ns = oncpu;
 		c->last_sys = st.syscalls;
 		c->last_vol = st.vol_switches;
+		c->last_execs = st.execs;
 		c->last_periods = cpu.nr_periods;
 		c->last_throttled = cpu.nr_throttled;
 	}
@@ -780,10 +783,10 @@ static void status_json(struct sentry *s, struct buf *b)
 			bprintf(b, "\"error\":%s,", error);
 		bprintf(b,
 			"\"cpu\":%.3f,\"limit\":%.3f,\"throttled\":%.3f,\"syscalls_per_cpu_s\":%.1f,"
-			"\"switches_per_cpu_s\":%.1f,\"score\":%.2f,\"peak\":%.2f,\"flagged\":%s,\"flags\":%llu,"
+			"\"switches_per_cpu_s\":%.1f,\"execs_per_cpu_s\":%.2f,\"score\":%.2f,\"peak\":%.2f,\"flagged\":%s,\"flags\":%llu,"
 			"\"action\":%s,\"cgroup\":%s%s%s}",
 			c->sig.cpu, c->sig.limit, c->sig.throttled, c->sig.syscalls_per_cpu_s, c->sig.switches_per_cpu_s,
-			c->score.value, c->peak, c->score.flagged ? "true" : "false", (unsigned long long)c->flags,
+			c->sig.execs_per_cpu_s, c->score.value, c->peak, c->score.flagged ? "true" : "false", (unsigned long long)c->flags,
 			c->acted ? "true" : "false", c->found ? "\"" : "null", c->found ? c->cpu_dir : "",
 			c->found ? "\"" : "");
 	}
@@ -1141,6 +1144,7 @@ int main(int argc, char **argv)
 				       .throttled_high = s.conf.throttled_high,
 				       .syscalls_max = s.conf.syscalls_max,
 				       .switches_max = s.conf.switches_max,
+				       .execs_max = s.conf.execs_max,
 				       .pool_bonus = s.conf.pool_bonus,
 				       .exec_bonus = s.conf.exec_bonus,
 				       .flag_score = s.conf.flag_score,

@@ -1073,8 +1073,9 @@ static void sentry_defaults(struct rw_sentry_conf *s)
 	s->clear_score = 0.25;
 	s->cpu_high = 0.8;
 	s->throttled_high = 0.5;
-	s->syscalls_max = 2000;
-	s->switches_max = 1000;
+	s->syscalls_max = 100000;
+	s->switches_max = 3000;
+	s->execs_max = 2;
 	s->pool_bonus = 0.3;
 	s->exec_bonus = 0.3;
 	(void)rw_strv_push(&s->pool_rules, &s->npool_rules, strdup("mining"));
@@ -1254,6 +1255,8 @@ static void load_sentry(struct checker *c, const struct json *v, struct rw_sentr
 			take_number(c, m, 0, false, INFINITY, &s->syscalls_max);
 		else if (key_is(m, "switches_max"))
 			take_number(c, m, 0, false, INFINITY, &s->switches_max);
+		else if (key_is(m, "execs_max"))
+			take_number(c, m, 0, false, INFINITY, &s->execs_max);
 		else if (key_is(m, "pool_bonus"))
 			take_number(c, m, 0, false, 1, &s->pool_bonus);
 		else if (key_is(m, "exec_bonus"))
@@ -1286,7 +1289,7 @@ static void load_sentry(struct checker *c, const struct json *v, struct rw_sentr
 			load_sentry_actions(c, a, s);
 		else
 			unknown_key(c, m, " in \"sentry\" (interval_ms, window, flag_score, clear_score, cpu_high, throttled_high, "
-				    "syscalls_max, switches_max, pool_bonus, exec_bonus, pool_rules, roots, events, metrics, textfile, status, actions)");
+				    "syscalls_max, switches_max, execs_max, pool_bonus, exec_bonus, pool_rules, roots, events, metrics, textfile, status, actions)");
 	}
 	if ((flag_node || clear_node) && s->clear_score >= s->flag_score)
 		bad(c, clear_node ? clear_node->off : flag_node->off, "\"clear_score\" (%g) must be below \"flag_score\" (%g)",

@@ -60,7 +60,7 @@ struct rw_sentry_conf {
 	unsigned window;                 /* 2..600, default 8 */
 	double flag_score, clear_score;  /* 0 < clear < flag <= 1; defaults 0.75, 0.25 */
 	double cpu_high, throttled_high; /* (0, 1]; defaults 0.8, 0.5 */
-	double syscalls_max, switches_max; /* >= 0; defaults 2000, 200 */
+	double syscalls_max, switches_max, execs_max; /* per CPU-second, >= 0; defaults 100000, 3000, 2 */
 	double pool_bonus, exec_bonus;   /* [0, 1]; defaults 0.3, 0.3 */
 	char **pool_rules;  size_t npool_rules;  /* egress rules (drops) whose counters are pool attempts; default {"mining"} */
 	char **roots;       size_t nroots;       /* absolute paths or globs where runwarden's records

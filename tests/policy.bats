@@ -102,7 +102,7 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 	# the sentry section
 	check_fails '{"sentry": []}' '[]' '"sentry" must be an object'
 	check_fails '{"sentry": {"interval": 1000}}' '"interval"' \
-		'unknown key "interval" in "sentry" (interval_ms, window, flag_score, clear_score, cpu_high, throttled_high, syscalls_max, switches_max, pool_bonus, exec_bonus, pool_rules, roots, events, metrics, textfile, status, actions)'
+		'unknown key "interval" in "sentry" (interval_ms, window, flag_score, clear_score, cpu_high, throttled_high, syscalls_max, switches_max, execs_max, pool_bonus, exec_bonus, pool_rules, roots, events, metrics, textfile, status, actions)'
 	check_fails '{"sentry": {"window": 8, "window": 9}}' '"window": 9' 'duplicate key "window"'
 	check_fails '{"sentry": {"interval_ms": 50}}' '50' '"interval_ms" must be an integer from 100 to 60000'
 	check_fails '{"sentry": {"interval_ms": 1000.5}}' '1000.5' '"interval_ms" must be an integer from 100 to 60000'
@@ -116,6 +116,7 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 	check_fails '{"sentry": {"throttled_high": 0}}' '0}' '"throttled_high" must be a number greater than 0, at most 1'
 	check_fails '{"sentry": {"syscalls_max": -1}}' '-1' '"syscalls_max" must be a number, 0 or more'
 	check_fails '{"sentry": {"switches_max": 1e999}}' '1e999' '"switches_max" must be a number, 0 or more'
+	check_fails '{"sentry": {"execs_max": -1}}' '-1' '"execs_max" must be a number, 0 or more'
 	check_fails '{"sentry": {"pool_bonus": 2}}' '2}' '"pool_bonus" must be a number from 0 to 1'
 	check_fails '{"sentry": {"exec_bonus": true}}' 'true' '"exec_bonus" must be a number from 0 to 1'
 	check_fails '{"sentry": {"pool_rules": "mining"}}' '"mining"' '"pool_rules" must be an array'
@@ -187,7 +188,7 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 		"egress": { "rules": { "pool": { "ports": [3333, "4444-4445"] } } },
 		"sentry": {
 			"interval_ms": 500, "window": 20, "flag_score": 0.9, "clear_score": 0.1,
-			"cpu_high": 1, "throttled_high": 0.25, "syscalls_max": 0, "switches_max": 50.5,
+			"cpu_high": 1, "throttled_high": 0.25, "syscalls_max": 0, "switches_max": 50.5, "execs_max": 0.5,
 			"pool_bonus": 0, "exec_bonus": 1,
 			"pool_rules": ["pool"],
 			"roots": ["/run/runwarden", "/var/run/docker/runtime-*/*"],
@@ -216,7 +217,7 @@ print("%d:%d" % (t.count("\n", 0, i) + 1, i - (t.rfind("\n", 0, i) + 1) + 1))' "
 @test "sentry: the default section is in the embedded default, log only" {
 	"$RUNWARDEN" policy show --default > "$T/default.json"
 	for kv in '"interval_ms": 1000' '"window": 8' '"flag_score": 0.75' '"clear_score": 0.25' '"cpu_high": 0.8' \
-		'"throttled_high": 0.5' '"syscalls_max": 2000' '"switches_max": 200' '"pool_bonus": 0.3' '"exec_bonus": 0.3' \
+		'"throttled_high": 0.5' '"syscalls_max": 100000' '"switches_max": 3000' '"execs_max": 2' '"pool_bonus": 0.3' '"exec_bonus": 0.3' \
 		'"pool_rules": ["mining"]' '"events": "/var/log/runwarden/sentry.log"' '"metrics": "127.0.0.1:9477"' \
 		'"textfile": ""' '"status": "/run/runwarden-sentry.json"' '"actions": {}'; do
 		grep -qF -- "$kv" "$T/default.json" || fail "no $kv in the default"

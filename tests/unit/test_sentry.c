@@ -11,7 +11,7 @@
 #include "tests/unit/tap.h"
 
 static const struct rw_score_conf conf = {
-	.window = 8, .cpu_high = 0.8, .throttled_high = 0.5, .syscalls_max = 2000, .switches_max = 200,
+	.window = 8, .cpu_high = 0.8, .throttled_high = 0.5, .syscalls_max = 100000, .switches_max = 3000, .execs_max = 2,
 	.pool_bonus = 0.3, .exec_bonus = 0.3, .flag_score = 0.75, .clear_score = 0.25,
 };
 
@@ -64,9 +64,23 @@ int main(void)
 	ok(feed(&st, sec(1.0, 2.0, 10, 0), 60) == 0, "one core of a two-core node without a quota");
 	/* Busy but noisy: a web server, a build. */
 	rw_score_init(&st);
-	ok(feed(&st, sec(1.0, 1.0, 50000, 10), 60) == 0, "50,000 syscalls per CPU-second is no miner");
+	ok(feed(&st, sec(1.0, 1.0, 150000, 10), 60) == 0, "150,000 syscalls per CPU-second is no miner");
 	rw_score_init(&st);
-	ok(feed(&st, sec(1.0, 1.0, 100, 5000), 60) == 0, "5,000 voluntary switches per CPU-second is no miner");
+	ok(feed(&st, sec(1.0, 1.0, 66000, 0), 20) == 6, "sha256sum of /dev/zero (66,000 syscalls, no switches) is");
+	rw_score_init(&st);
+	ok(feed(&st, sec(1.0, 1.0, 100, 11000), 60) == 0, "11,000 voluntary switches per CPU-second is no miner");
+	rw_score_init(&st);
+	ok(feed(&st, sec(1.0, 1.0, 1500, 1700), 20) == 6, "runsc's sandbox spinning under load (1,500 syscalls, 1,700 switches) is");
+	/* A build: busy, few switches, but it execs. */
+	rw_score_init(&st);
+	in = sec(1.0, 1.0, 16000, 50);
+	in.execs = 8;
+	ok(feed(&st, in, 60) == 0, "8 execs per CPU-second (a build) is no miner");
+	rw_score_add(&conf, &st, &in, &sig);
+	ok(sig.busy && !sig.quiet && sig.execs_per_cpu_s == 8, "busy, not quiet, 8 execs per CPU-second");
+	rw_score_init(&st);
+	in.execs = 1;
+	ok(feed(&st, in, 20) == 6, "one exec a second (a wrapper's sleep) still is");
 	/* A throttled miner at a low quota: busy by throttling. */
 	rw_score_init(&st);
 	in = sec(0.2, 0.2, 10, 0);
@@ -83,8 +97,8 @@ int main(void)
 	/* Bursts: 3 busy seconds in 20 never reach 6 of 8. */
 	rw_score_init(&st);
 	for (i = r = 0; i < 200 && r == 0; i++)
-		r = rw_score_add(&conf, &st, (i % 20) < 3 ? &(struct rw_sample){ 1, 1, 1, 0, 0, 0, 0, 0, 0 }
-							  : &(struct rw_sample){ 1, 0.01, 1, 0, 0, 0, 0, 0, 0 },
+		r = rw_score_add(&conf, &st, (i % 20) < 3 ? &(struct rw_sample){ .dt_s = 1, .cpu_s = 1, .limit = 1 }
+							  : &(struct rw_sample){ .dt_s = 1, .cpu_s = 0.01, .limit = 1 },
 				 &sig);
 	ok(r == 0, "3 s bursts every 20 s are never flagged (peak %.2f)", st.value);
 	/* 5 hot of 8 is under the flag; a pool attempt tips it. */
@@ -101,9 +115,9 @@ int main(void)
 	   "exec of a blocklisted name adds exec_bonus: 4 hot of 8 + 0.3 = %.2f flags", st.value);
 	/* A bonus lasts the window, then goes. */
 	for (i = 0; i < 7; i++)
-		rw_score_add(&conf, &st, &(struct rw_sample){ 1, 0, 1, 0, 0, 0, 0, 0, 0 }, &sig);
+		rw_score_add(&conf, &st, &(struct rw_sample){ .dt_s = 1, .cpu_s = 0, .limit = 1 }, &sig);
 	ok(st.value > 0.29, "the bonus lasts the window (%.2f after 7 more cold samples)", st.value);
-	rw_score_add(&conf, &st, &(struct rw_sample){ 1, 0, 1, 0, 0, 0, 0, 0, 0 }, &sig);
+	rw_score_add(&conf, &st, &(struct rw_sample){ .dt_s = 1, .cpu_s = 0, .limit = 1 }, &sig);
 	ok(st.value < 0.01 && !st.flagged, "and ends with it (%.2f)", st.value);
 	/* Zero CPU: no rates, never hot; zero dt is harmless. */
 	rw_score_init(&st);
