@@ -46,7 +46,9 @@
 static const struct rw_egress_ports mining_ports[] = {
 	{3333, 3336}, {3357, 3357}, {4444, 4444}, {5555, 5556}, {5588, 5588}, {5730, 5730},
 	{6099, 6099}, {6666, 6666}, {7777, 7778}, {8333, 8333}, {8888, 8888}, {8899, 8899},
-	{9332, 9332}, {9999, 9999}, {14433, 14433}, {14444, 14444}, {45560, 45560}, {45700, 45700},
+	{9332, 9332}, {9999, 9999}, {14433, 14433}, {14444, 14444},
+	/* not 45560 and 45700: inside Linux's ephemeral range, where replies to
+	 * clients go (contrib/policy.json) */
 };
 static const struct rw_egress_ports smtp_ports[] = {{25, 25}};
 static const struct rw_egress_ports irc_ports[] = {{6660, 6669}, {6697, 6697}};
