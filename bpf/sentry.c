@@ -102,17 +102,12 @@ struct sentry {
 
 static volatile sig_atomic_t stop;
 
-static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static void die(int code, const char *fmt, ...)
+static void vwarn(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static void vwarn(const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	fputs("runwarden-sentry: ", stderr);
-	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
 	fputc('\n', stderr);
-	exit(code);
 }
 
 static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -120,11 +115,20 @@ static void warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("runwarden-sentry: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(code);
 }
 
 static uint64_t now_ns(void)

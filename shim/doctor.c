@@ -9,12 +9,12 @@
 #include "shim/delegate.h"
 #include "shim/fileio.h"
 #include "shim/json.h"
+#include "shim/proc.h"
 #include "shim/strv.h"
 #include "policy/policy.h"
 #include "cgroups/cgroup.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -749,80 +749,19 @@ static void norm_host(const char *h, char *out, size_t size)
 	snprintf(out, size, "%s", h);
 }
 
-static int read_cmdline(pid_t pid, char ***v, size_t *n)
-{
-	char p[64];
-	cleanup_free char *buf = NULL;
-	cleanup_error rw_error_t err = NULL;
-	size_t len, i = 0;
-	int fd;
-
-	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (rw_read_fd(fd, p, 1 << 20, &buf, &len, &err) < 0) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	while (i < len) {
-		size_t l = strnlen(buf + i, len - i);
-		if (rw_strv_push(v, n, strndup(buf + i, l)) < 0)
-			return -1;
-		i += l + 1;
-	}
-	return 0;
-}
-
-/* The value of dockerd flag name (--config-file, -H...) in argv, or NULL; the
- * k-th occurrence (hosts repeat). */
-static const char *flag_value(char **argv, size_t argc, const char *name, const char *alt, size_t k)
-{
-	size_t i, nl = strlen(name), al = alt ? strlen(alt) : 0;
-
-	for (i = 1; i < argc; i++) {
-		const char *v = NULL;
-		if (strcmp(argv[i], name) == 0 || (alt && strcmp(argv[i], alt) == 0))
-			v = i + 1 < argc ? argv[++i] : NULL;
-		else if (strncmp(argv[i], name, nl) == 0 && argv[i][nl] == '=')
-			v = argv[i] + nl + 1;
-		else if (alt && strncmp(argv[i], alt, al) == 0 && argv[i][al])
-			v = argv[i] + al + (argv[i][al] == '=');
-		if (v && k-- == 0)
-			return v;
-	}
-	return NULL;
-}
-
-/* A boolean dockerd flag (--live-restore, --userland-proxy=false): 1, 0, -1 absent. */
-static int flag_bool(char **argv, size_t argc, const char *name)
-{
-	size_t i, nl = strlen(name);
-	int v = -1;
-
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], name) == 0)
-			v = 1;
-		else if (strncmp(argv[i], name, nl) == 0 && argv[i][nl] == '=')
-			v = strcmp(argv[i] + nl + 1, "true") == 0 || strcmp(argv[i] + nl + 1, "1") == 0;
-	}
-	return v;
-}
-
 /* The data-root of a dockerd with command line v: its flag, its
  * daemon.json's "data-root", or Docker's default. */
 static void data_root_of(char **v, size_t n, char *out, size_t size)
 {
-	const char *f = flag_value(v, n, "--data-root", NULL, 0);
-	const char *conf = flag_value(v, n, "--config-file", NULL, 0);
+	const char *f = rw_argv_flag(v, n, "--data-root", NULL, 0);
+	const char *conf = rw_argv_flag(v, n, "--config-file", NULL, 0);
 	cleanup_free char *buf = NULL;
 	cleanup_json struct json *j = NULL;
 	cleanup_error rw_error_t err = NULL;
 	size_t len;
 
 	if (f == NULL)
-		f = flag_value(v, n, "--graph", "-g", 0);
+		f = rw_argv_flag(v, n, "--graph", "-g", 0);
 	if (f == NULL && rw_read_file(conf ? conf : "/etc/docker/daemon.json", 1 << 22, &buf, &len, &err) == 0 &&
 	    json_parse(buf, len, 0, "daemon.json", &j, &err) == 0 && j->type == JSON_OBJECT)
 		f = jstr(json_get(j, "data-root"));
@@ -840,42 +779,30 @@ static void find_dockerd(struct doctor *d)
 	const char *env = getenv("DOCKER_HOST");
 	const char *root = d->info ? jstr(json_get(d->info, "DockerRootDir")) : NULL;
 	char want[PATH_MAX], want_root[PATH_MAX] = "";
-	DIR *dir;
-	struct dirent *e;
+	cleanup_free pid_t *pids = NULL;
+	size_t npids = 0, i;
 	pid_t by_socket = 0;
 
 	if (d->dockerd_pid > 0) {
 		d->dpid = (pid_t)d->dockerd_pid;
-		if (read_cmdline(d->dpid, &d->dargv, &d->dargc) < 0)
+		if (rw_proc_argv(d->dpid, &d->dargv, &d->dargc) < 0)
 			d->dpid = 0;
 		return;
 	}
 	if (root && realpath(root, want_root) == NULL)
 		snprintf(want_root, sizeof(want_root), "%s", root);
 	norm_host(env && *env ? env : "unix:///var/run/docker.sock", want, sizeof(want));
-	if ((dir = opendir("/proc")) == NULL)
+	if (rw_proc_find("dockerd", &pids, &npids) < 0)
 		return;
-	while ((e = readdir(dir)) != NULL && d->dpid == 0) {
-		char p[300], comm[64] = "", got_root[PATH_MAX];
+	for (i = 0; i < npids && d->dpid == 0; i++) {
+		char got_root[PATH_MAX];
 		char **v = NULL;
 		size_t n = 0, k;
 		const char *h;
-		FILE *f;
-		pid_t pid;
+		pid_t pid = pids[i];
 
-		if (!isdigit((unsigned char)e->d_name[0]))
+		if (rw_proc_argv(pid, &v, &n) < 0)
 			continue;
-		pid = (pid_t)atol(e->d_name);
-		snprintf(p, sizeof(p), "/proc/%s/comm", e->d_name);
-		if ((f = fopen(p, "r")) == NULL)
-			continue;
-		if (fgets(comm, sizeof(comm), f) == NULL)
-			comm[0] = '\0';
-		fclose(f);
-		if (strcmp(comm, "dockerd\n") != 0 || read_cmdline(pid, &v, &n) < 0) {
-			rw_strv_free(&v, &n);
-			continue;
-		}
 		if (want_root[0]) {
 			data_root_of(v, n, got_root, sizeof(got_root));
 			if (strcmp(got_root, want_root) == 0) {
@@ -885,9 +812,9 @@ static void find_dockerd(struct doctor *d)
 				break;
 			}
 		}
-		if (flag_value(v, n, "--host", "-H", 0) == NULL && strcmp(want, "/run/docker.sock") == 0)
+		if (rw_argv_flag(v, n, "--host", "-H", 0) == NULL && strcmp(want, "/run/docker.sock") == 0)
 			by_socket = pid;
-		for (k = 0; (h = flag_value(v, n, "--host", "-H", k)) != NULL; k++) {
+		for (k = 0; (h = rw_argv_flag(v, n, "--host", "-H", k)) != NULL; k++) {
 			char got[PATH_MAX];
 			norm_host(h, got, sizeof(got));
 			if (strcmp(got, want) == 0 || (strncmp(h, "fd://", 5) == 0 && strcmp(want, "/run/docker.sock") == 0))
@@ -895,10 +822,9 @@ static void find_dockerd(struct doctor *d)
 		}
 		rw_strv_free(&v, &n);
 	}
-	closedir(dir);
 	if (d->dpid == 0 && by_socket && !want_root[0]) {
 		d->dpid = by_socket;
-		if (read_cmdline(d->dpid, &d->dargv, &d->dargc) < 0)
+		if (rw_proc_argv(d->dpid, &d->dargv, &d->dargc) < 0)
 			d->dpid = 0;
 	}
 }
@@ -1039,7 +965,7 @@ static void check_daemon_json(struct doctor *d)
 	const char *restart = d->dpid || d->docker_up ? ", then restart dockerd" : "";
 
 	if (path == NULL && d->dargv)
-		path = flag_value(d->dargv, d->dargc, "--config-file", NULL, 0);
+		path = rw_argv_flag(d->dargv, d->dargc, "--config-file", NULL, 0);
 	if (path == NULL)
 		path = "/etc/docker/daemon.json";
 	if (rw_read_file(path, 1 << 22, &buf, &len, &err) < 0) {
@@ -1089,7 +1015,7 @@ static void check_daemon_json(struct doctor *d)
 
 	/* The seed's settings; a dockerd flag wins over the file. */
 	v = jbool(j, "live-restore");
-	if (d->dargv && (fl = flag_bool(d->dargv, d->dargc, "--live-restore")) >= 0)
+	if (d->dargv && (fl = rw_argv_flag_bool(d->dargv, d->dargc, "--live-restore")) >= 0)
 		v = fl;
 	if (v == 1)
 		add(d, ST_OK, "daemon.json.live-restore", "live-restore is on: containers outlive a dockerd restart");
@@ -1099,7 +1025,7 @@ static void check_daemon_json(struct doctor *d)
 		fix(r, "set \"live-restore\": true in %s%s", path, restart);
 	}
 	v = jbool(j, "userland-proxy");
-	if (d->dargv && (fl = flag_bool(d->dargv, d->dargc, "--userland-proxy")) >= 0)
+	if (d->dargv && (fl = rw_argv_flag_bool(d->dargv, d->dargc, "--userland-proxy")) >= 0)
 		v = fl;
 	if (v == 0)
 		add(d, ST_OK, "daemon.json.userland-proxy", "userland-proxy is off: published ports go through the kernel's NAT");
@@ -1110,7 +1036,7 @@ static void check_daemon_json(struct doctor *d)
 		fix(r, "set \"userland-proxy\": false in %s%s", path, restart);
 	}
 	v = jbool(j, "no-new-privileges");
-	if (d->dargv && (fl = flag_bool(d->dargv, d->dargc, "--no-new-privileges")) >= 0)
+	if (d->dargv && (fl = rw_argv_flag_bool(d->dargv, d->dargc, "--no-new-privileges")) >= 0)
 		v = fl;
 	if (v == 1)
 		add(d, ST_OK, "daemon.json.no-new-privileges", "no-new-privileges is on for every container");

@@ -33,8 +33,9 @@
 #include "shim/install.h"
 #include "shim/fileio.h"
 #include "shim/json.h"
+#include "shim/proc.h"
+#include "shim/strv.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -501,60 +502,39 @@ static int runtime_entry(const char *path, char **args, size_t nargs, struct sbu
 	return sbuf_add(out, "}", err);
 }
 
-/* dockerd processes reading file (their --config-file, or the default). */
+/* Whether dockerd pid reads file (its last --config-file, or the default). */
 static bool dockerd_reads(pid_t pid, const char *file)
 {
-	char p[64], buf[16384], comm[64];
+	char p[64];
+	char **argv = NULL;
+	size_t argc = 0, k;
 	cleanup_free char *cfg = NULL;
-	const char *want = DAEMON_JSON_DEFAULT;
-	ssize_t n;
-	size_t i;
-	FILE *f;
+	const char *want = DAEMON_JSON_DEFAULT, *v;
 	char rbuf[PATH_MAX], *r;
+	bool ret = false;
 
-	snprintf(p, sizeof p, "/proc/%d/comm", (int)pid);
-	f = fopen(p, "re");
-	if (f == NULL)
-		return false;
-	if (fgets(comm, sizeof comm, f) == NULL) {
-		fclose(f);
-		return false;
-	}
-	fclose(f);
-	comm[strcspn(comm, "\n")] = '\0';
-	if (strcmp(comm, "dockerd") != 0)
-		return false;
-	snprintf(p, sizeof p, "/proc/%d/cmdline", (int)pid);
-	{
-		cleanup_close int fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return false;
-		n = read(fd, buf, sizeof buf - 1);
-	}
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	for (i = 0; i < (size_t)n; i += strlen(buf + i) + 1) {
-		const char *a = buf + i;
-		if (strcmp(a, "--config-file") == 0 && i + strlen(a) + 1 < (size_t)n)
-			want = buf + i + strlen(a) + 1;
-		else if (strncmp(a, "--config-file=", 14) == 0)
-			want = a + 14;
-	}
+	if (rw_proc_argv(pid, &argv, &argc) < 0 || argc == 0)
+		goto out;
+	for (k = 0; (v = rw_argv_flag(argv, argc, "--config-file", NULL, k)) != NULL; k++)
+		want = v;
 	if (want[0] != '/') {
 		/* relative to dockerd's working directory */
 		char cwd[PATH_MAX];
+		ssize_t n;
 		snprintf(p, sizeof p, "/proc/%d/cwd", (int)pid);
 		n = readlink(p, cwd, sizeof cwd - 1);
 		if (n < 0)
-			return false;
+			goto out;
 		cwd[n] = '\0';
 		if (asprintf(&cfg, "%s/%s", cwd, want) < 0)
-			return false;
+			goto out;
 		want = cfg;
 	}
 	r = realpath(want, rbuf);
-	return strcmp(r ? r : want, file) == 0;
+	ret = strcmp(r ? r : want, file) == 0;
+out:
+	rw_strv_free(&argv, &argc);
+	return ret;
 }
 
 #define MAX_DOCKERDS 16
@@ -564,41 +544,27 @@ static bool dockerd_reads(pid_t pid, const char *file)
 static int find_dockerds(const struct install_opts *o, const char *file, pid_t *pids, size_t *n,
 			 rw_error_t *err)
 {
-	DIR *d;
-	struct dirent *e;
+	cleanup_free pid_t *all = NULL;
+	size_t nall = 0, i;
 
 	*n = 0;
 	if (o->no_reload)
 		return 0;
 	if (o->pid) {
-		char p[64], comm[64] = "";
-		FILE *f;
-		snprintf(p, sizeof p, "/proc/%d/comm", (int)o->pid);
-		f = fopen(p, "re");
-		if (f == NULL || fgets(comm, sizeof comm, f) == NULL) {
-			if (f)
-				fclose(f);
+		char comm[64] = "";
+		if (rw_proc_comm(o->pid, comm, sizeof comm) < 0)
 			return rw_error(err, 0, "--pid %d: no such process (%s is left as it was)", (int)o->pid, file);
-		}
-		fclose(f);
-		comm[strcspn(comm, "\n")] = '\0';
 		if (strcmp(comm, "dockerd") != 0)
 			return rw_error(err, 0, "--pid %d is %s, not dockerd (%s is left as it was)", (int)o->pid, comm,
 					file);
 		pids[(*n)++] = o->pid;
 		return 0;
 	}
-	d = opendir("/proc");
-	if (d == NULL)
+	if (rw_proc_find("dockerd", &all, &nall) < 0)
 		return rw_error(err, errno, "opendir /proc");
-	while ((e = readdir(d)) != NULL && *n < MAX_DOCKERDS) {
-		char *end;
-		long v = strtol(e->d_name, &end, 10);
-		if (*end || v <= 0 || !dockerd_reads((pid_t)v, file))
-			continue;
-		pids[(*n)++] = (pid_t)v;
-	}
-	closedir(d);
+	for (i = 0; i < nall && *n < MAX_DOCKERDS; i++)
+		if (dockerd_reads(all[i], file))
+			pids[(*n)++] = all[i];
 	return 0;
 }
 
@@ -770,6 +736,31 @@ static bool member_is_string(const struct json *obj, const char *key, const char
 	return json_is_string(json_get(obj, key), s);
 }
 
+/* The start of install and uninstall: daemon.json loaded, its directory
+ * locked, loaded again under the lock, the state read, the dockerds found,
+ * *name the runtime's (--runtime-name, else the recorded one, else "runwarden"),
+ * refused when the state records another. On failure the caller frees t
+ * and st as after success. */
+static int lock_and_load(const struct install_opts *o, struct target *t, int *lockfd, struct state *st,
+			 pid_t *pids, size_t *npids, const char **name, rw_error_t *err)
+{
+	if (load_target(o->daemon_json, t, err) < 0 || lock_dir(t->file, lockfd, err) < 0)
+		return -1;
+	/* read again under the lock */
+	target_free(t);
+	if (load_target(o->daemon_json, t, err) < 0 || read_state(t->state, st, err) < 0 ||
+	    find_dockerds(o, t->file, pids, npids, err) < 0)
+		return -1;
+	*name = o->name ? o->name : st->present ? st->name : "runwarden";
+	if (st->present && strcmp(st->name, *name) != 0) {
+		if (o->uninstall)
+			return rw_error(err, 0, "%s records runtime \"%s\", not \"%s\"", t->state, st->name, *name);
+		return rw_error(err, 0, "%s is installed as runtime \"%s\" (%s); uninstall it first", t->file,
+				st->name, t->state);
+	}
+	return 0;
+}
+
 static int do_install(const struct install_opts *o, rw_error_t *err)
 {
 	struct target t;
@@ -787,18 +778,8 @@ static int do_install(const struct install_opts *o, rw_error_t *err)
 
 	if (runtime_path(o->path, &path, err) < 0)
 		return -1;
-	if (load_target(o->daemon_json, &t, err) < 0 || lock_dir(t.file, &lockfd, err) < 0)
+	if (lock_and_load(o, &t, &lockfd, &st, pids, &npids, &name, err) < 0)
 		goto out;
-	/* read again under the lock */
-	target_free(&t);
-	if (load_target(o->daemon_json, &t, err) < 0 || read_state(t.state, &st, err) < 0 ||
-	    find_dockerds(o, t.file, pids, &npids, err) < 0)
-		goto out;
-	name = o->name ? o->name : st.present ? st.name : "runwarden";
-	if (st.present && strcmp(st.name, name) != 0) {
-		rw_error(err, 0, "%s is installed as runtime \"%s\" (%s); uninstall it first", t.file, st.name, t.state);
-		goto out;
-	}
 	if (runtime_entry(path, o->args, o->nargs, &entry, err) < 0 || sbuf_add_jstr(&dr, name, strlen(name), err) < 0 ||
 	    sbuf_addn(&text, t.text.p, t.text.len, err) < 0)
 		goto out;
@@ -1018,17 +999,8 @@ static int do_uninstall(const struct install_opts *o, rw_error_t *err)
 	ssize_t i;
 	int ret = -1;
 
-	if (load_target(o->daemon_json, &t, err) < 0 || lock_dir(t.file, &lockfd, err) < 0)
+	if (lock_and_load(o, &t, &lockfd, &st, pids, &npids, &name, err) < 0)
 		goto out;
-	target_free(&t);
-	if (load_target(o->daemon_json, &t, err) < 0 || read_state(t.state, &st, err) < 0 ||
-	    find_dockerds(o, t.file, pids, &npids, err) < 0)
-		goto out;
-	name = o->name ? o->name : st.present ? st.name : "runwarden";
-	if (st.present && strcmp(st.name, name) != 0) {
-		rw_error(err, 0, "%s records runtime \"%s\", not \"%s\"", t.state, st.name, name);
-		goto out;
-	}
 	if (!t.exists || blank(t.text.p, t.text.len)) {
 		printf("%s: %s; nothing to uninstall\n", t.file, t.exists ? "empty" : "no such file");
 		if (st.present)
