@@ -405,12 +405,19 @@ docker_stop() {
 		done
 	fi
 
-	# Hard-coded paths outside $RW_T (see the top of this file).
-	# Shared with the daemons of suites running beside this one: the last to
-	# stop removes them.
+	# Hard-coded paths outside $RW_T (see the top of this file), shared with
+	# the daemons of suites running beside this one: each suite stops its own
+	# daemons before it looks, so the last one to look sees none and removes
+	# them. It notes each one's inode and birth time (ext4 hands a freed
+	# inode to the next directory made): a suite starting right after may
+	# make the directory again, and that is not this suite's leak.
+	RW_REMOVED_SHARED=""
 	if ! _rw_other_suites; then
-		_rw_remove_created_dir /run/docker "${RW_HAD_RUN_DOCKER:-yes}"
-		_rw_remove_created_dir /run/containerd "${RW_HAD_RUN_CONTAINERD:-yes}"
+		for p in /run/docker:"${RW_HAD_RUN_DOCKER:-yes}" /run/containerd:"${RW_HAD_RUN_CONTAINERD:-yes}"; do
+			[ "${p#*:}" = no ] && [ -e "${p%%:*}" ] || continue
+			RW_REMOVED_SHARED="$RW_REMOVED_SHARED ${p%%:*}:$(stat -c %i.%.9W "${p%%:*}")"
+			_rw_remove_created_dir "${p%%:*}" no
+		done
 	fi
 	# daemon.json moves the trust key into $RW_T; this is a safety net.
 	[ "${RW_HAD_ETC_KEY:-yes}" = no ] && rm -f /etc/docker/key.json
@@ -450,12 +457,13 @@ docker_leaks() {
 	for d in $(_rw_cgparent_dirs); do
 		echo "leak: cgroup $d" >&2; bad=1
 	done
-	if ! _rw_other_suites; then
-		[ "${RW_HAD_RUN_DOCKER:-yes}" = no ] && [ -e /run/docker ] &&
-			{ echo "leak: /run/docker" >&2; bad=1; }
-		[ "${RW_HAD_RUN_CONTAINERD:-yes}" = no ] && [ -e /run/containerd ] &&
-			{ echo "leak: /run/containerd" >&2; bad=1; }
-	fi
+	# A shared directory this suite removed is a leak only if that same
+	# directory is still there (a suite starting beside this one makes a
+	# new one, and removes it itself).
+	for d in $RW_REMOVED_SHARED; do
+		[ "$(stat -c %i.%.9W "${d%%:*}" 2>/dev/null)" = "${d#*:}" ] &&
+			{ echo "leak: ${d%%:*}" >&2; bad=1; }
+	done
 	[ "${RW_HAD_ETC_KEY:-yes}" = no ] && [ -e /etc/docker/key.json ] &&
 		{ echo "leak: /etc/docker/key.json" >&2; bad=1; }
 	[ -e "$RW_T" ] && { echo "leak: $RW_T" >&2; bad=1; }
