@@ -245,6 +245,20 @@ static char *value_text(const struct sbuf *text, const struct json *obj, size_t 
 	return strndup(text->p + off, value_end(text->p, text->len, off) - off);
 }
 
+/* key's value becomes value: replaced where obj has it (its old text kept in
+ * *old for uninstall), else a new member. */
+static int set_member(struct sbuf *text, const struct json *obj, const char *key, const char *value, char **old,
+		      rw_error_t *err)
+{
+	ssize_t i = member_index(obj, key);
+
+	if (i < 0)
+		return insert_member(text, obj, key, value, err);
+	if ((*old = value_text(text, obj, (size_t)i)) == NULL)
+		return rw_error(err, ENOMEM, "install");
+	return replace_value(text, obj, (size_t)i, value, err);
+}
+
 static bool blank(const char *s, size_t n)
 {
 	size_t i;
@@ -773,7 +787,6 @@ static int do_install(const struct install_opts *o, rw_error_t *err)
 	bool fresh, wrote_state = false;
 	pid_t pids[MAX_DOCKERDS];
 	size_t npids = 0;
-	ssize_t i;
 	int ret = -1;
 
 	if (runtime_path(o->path, &path, err) < 0)
@@ -829,14 +842,7 @@ static int do_install(const struct install_opts *o, rw_error_t *err)
 			if (r < 0)
 				goto out;
 			newst.runtimes_created = true;
-		} else if ((i = member_index(rts, name)) >= 0) {
-			if ((newst.runtime_entry = value_text(&text, rts, (size_t)i)) == NULL) {
-				rw_error(err, ENOMEM, "install");
-				goto out;
-			}
-			if (replace_value(&text, rts, (size_t)i, entry.p, err) < 0)
-				goto out;
-		} else if (insert_member(&text, rts, name, entry.p, err) < 0) {
+		} else if (set_member(&text, rts, name, entry.p, &newst.runtime_entry, err) < 0) {
 			goto out;
 		}
 		json_free(root);
@@ -846,16 +852,8 @@ static int do_install(const struct install_opts *o, rw_error_t *err)
 			rw_error_prefix(err, "install: the edited text does not parse (a bug; nothing written)");
 			goto out;
 		}
-		if ((i = member_index(root, "default-runtime")) >= 0) {
-			if ((newst.default_runtime = value_text(&text, root, (size_t)i)) == NULL) {
-				rw_error(err, ENOMEM, "install");
-				goto out;
-			}
-			if (replace_value(&text, root, (size_t)i, dr.p, err) < 0)
-				goto out;
-		} else if (insert_member(&text, root, "default-runtime", dr.p, err) < 0) {
+		if (set_member(&text, root, "default-runtime", dr.p, &newst.default_runtime, err) < 0)
 			goto out;
-		}
 	}
 	json_free(root);
 	root = NULL;
